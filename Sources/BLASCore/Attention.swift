@@ -1,0 +1,76 @@
+/// Multi-head scaled-dot-product self-attention on a fused QKV buffer.
+///
+/// `qkv [B, T, 3C]` holds q in columns 0..<C, k in C..<2C, v in 2C..<3C; head h uses columns h·d..<(h+1)·d of
+/// each (d = C / heads). Heads are read in place through GEMM leading dimensions: nothing is transposed or copied.
+///   forward:  P = softmax(s · Q Kᵀ [+ causal mask]),  O = P V,      s = d^−½   (saves P)
+///   backward: dP = dO Vᵀ,  dV += Pᵀ dO,  dS = P ⊙ (dP − rowsum(P ⊙ dP)),  dQ += s · dS K,  dK += s · dSᵀ Q
+public enum Attention {
+    public static func forward(output out: Tensor, probabilities probs: Tensor, qkv: Tensor, heads: Int, causal: Bool) throws {
+        let (batch, tokens, channels, headSize) = try dimensions(qkv, heads, "attention")
+        try require(out.shape == [batch, tokens, channels], "attention: output \(out.shape) should be [\(batch), \(tokens), \(channels)]")
+        try require(probs.shape == [batch, heads, tokens, tokens], "attention: probabilities \(probs.shape) should be [\(batch), \(heads), \(tokens), \(tokens)]")
+        let scale = 1 / Float(headSize).squareRoot()
+        let rowStride = 3 * channels
+        for b in 0..<batch {
+            for h in 0..<heads {
+                let q = qkv.pointer + b * tokens * rowStride + h * headSize
+                let k = q + channels, v = q + 2 * channels
+                let p = probs.pointer + (b * heads + h) * tokens * tokens
+                GEMM.multiply(transposeA: false, transposeB: true, m: tokens, n: tokens, k: headSize,
+                              alpha: scale, a: q, lda: rowStride, b: k, ldb: rowStride, c: p, ldc: tokens)
+                for row in 0..<tokens {
+                    let rowPointer = p + row * tokens
+                    Softmax.forwardRow(rowPointer, rowPointer, visible: causal ? row + 1 : tokens, columns: tokens, scale: 1)
+                }
+                GEMM.multiply(transposeA: false, transposeB: false, m: tokens, n: headSize, k: tokens,
+                              a: p, lda: tokens, b: v, ldb: rowStride,
+                              c: out.pointer + b * tokens * channels + h * headSize, ldc: channels)
+            }
+        }
+    }
+
+    /// Accumulates into `qkvGradient`. `scratch` needs at least T·T elements.
+    public static func backward(qkvGradient dqkv: Tensor, outputGradient dOut: Tensor, probabilities probs: Tensor,
+                                qkv: Tensor, heads: Int, scratch: Tensor) throws {
+        let (batch, tokens, channels, headSize) = try dimensions(qkv, heads, "attention backward")
+        try require(dqkv.shape == qkv.shape, "attention backward: qkv gradient \(dqkv.shape) should be \(qkv.shape)")
+        try require(dOut.shape == [batch, tokens, channels], "attention backward: output gradient \(dOut.shape) should be [\(batch), \(tokens), \(channels)]")
+        try require(probs.shape == [batch, heads, tokens, tokens], "attention backward: probabilities \(probs.shape) should be [\(batch), \(heads), \(tokens), \(tokens)]")
+        try require(scratch.count >= tokens * tokens, "attention backward: scratch holds \(scratch.count) floats, needs \(tokens * tokens)")
+        let scale = 1 / Float(headSize).squareRoot()
+        let rowStride = 3 * channels
+        let dScores = scratch.pointer
+        for b in 0..<batch {
+            for h in 0..<heads {
+                let offset = b * tokens * rowStride + h * headSize
+                let q = qkv.pointer + offset, k = q + channels, v = q + 2 * channels
+                let dq = dqkv.pointer + offset, dk = dq + channels, dv = dq + 2 * channels
+                let p = probs.pointer + (b * heads + h) * tokens * tokens
+                let dO = dOut.pointer + b * tokens * channels + h * headSize
+                // dP = dO Vᵀ
+                GEMM.multiply(transposeA: false, transposeB: true, m: tokens, n: tokens, k: headSize,
+                              a: dO, lda: channels, b: v, ldb: rowStride, c: dScores, ldc: tokens)
+                // dV += Pᵀ dO
+                GEMM.multiply(transposeA: true, transposeB: false, m: tokens, n: headSize, k: tokens,
+                              a: p, lda: tokens, b: dO, ldb: channels, beta: 1, c: dv, ldc: rowStride)
+                // dS = P ⊙ (dP − rowsum(P ⊙ dP)), in place
+                for row in 0..<tokens {
+                    let r = row * tokens
+                    Softmax.backwardRow(dx: dScores + r, dp: dScores + r, p: p + r, columns: tokens, scale: 1, accumulate: false)
+                }
+                // dQ += s · dS K;  dK += s · dSᵀ Q
+                GEMM.multiply(transposeA: false, transposeB: false, m: tokens, n: headSize, k: tokens,
+                              alpha: scale, a: dScores, lda: tokens, b: k, ldb: rowStride, beta: 1, c: dq, ldc: rowStride)
+                GEMM.multiply(transposeA: true, transposeB: false, m: tokens, n: headSize, k: tokens,
+                              alpha: scale, a: dScores, lda: tokens, b: q, ldb: rowStride, beta: 1, c: dk, ldc: rowStride)
+            }
+        }
+    }
+
+    private static func dimensions(_ qkv: Tensor, _ heads: Int, _ name: String) throws -> (Int, Int, Int, Int) {
+        try require(qkv.shape.count == 3 && qkv.shape[2] % 3 == 0, "\(name): qkv must be [B, T, 3C], got \(qkv.shape)")
+        let channels = qkv.shape[2] / 3
+        try require(heads > 0 && channels % heads == 0, "\(name): \(channels) channels do not split into \(heads) heads")
+        return (qkv.shape[0], qkv.shape[1], channels, channels / heads)
+    }
+}

@@ -1,0 +1,57 @@
+import CBLAS
+import Synchronization
+
+/// Row-major single-precision matrix multiply over OpenBLAS: `C = alpha · op(A) · op(B) + beta · C`.
+///
+/// Every matrix product in clipcv goes through here, so a different backend (e.g. bf16) changes nothing above it.
+public enum GEMM {
+    /// Floating-point operations issued since the last `resetFlopCount()` (2·m·n·k per product), for benchmarks.
+    public static var flopCount: Int { issuedFlops.load(ordering: .relaxed) }
+    public static func resetFlopCount() { issuedFlops.store(0, ordering: .relaxed) }
+
+    /// `C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C`, with leading dimensions (row strides) given
+    /// explicitly so that column blocks of wider matrices (one head of a fused QKV buffer) can be used in place.
+    @inline(__always)
+    public static func multiply(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        issuedFlops.add(2 * m * n * k, ordering: .relaxed)
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// `count` independent products whose operands start `strideA`, `strideB`, `strideC` elements apart.
+    public static func multiplyBatched(
+        count: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, strideA: Int,
+        b: UnsafePointer<Float>, ldb: Int, strideB: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
+    ) {
+        for index in 0..<count {
+            multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                     alpha: alpha, a: a + index * strideA, lda: lda, b: b + index * strideB, ldb: ldb,
+                     beta: beta, c: c + index * strideC, ldc: ldc)
+        }
+    }
+
+    /// Tensor form: each operand is seen as a matrix `[rows, lastDimension]`.
+    /// `c = alpha · op(a) · op(b) + beta · c`.
+    public static func multiply(_ a: Tensor, transposed transposeA: Bool = false,
+                                _ b: Tensor, transposed transposeB: Bool = false,
+                                into c: Tensor, alpha: Float = 1, beta: Float = 0) throws {
+        try requireWritable(c, "gemm")
+        let (m, kA) = transposeA ? (a.lastDimension, a.rowCount) : (a.rowCount, a.lastDimension)
+        let (kB, n) = transposeB ? (b.lastDimension, b.rowCount) : (b.rowCount, b.lastDimension)
+        try require(kA == kB, "gemm: inner dimensions differ: op(A) is \(m)×\(kA), op(B) is \(kB)×\(n) (A \(a.shape), B \(b.shape))")
+        try require(c.rowCount == m && c.lastDimension == n, "gemm: output \(c.shape) should be [\(m), \(n)]")
+        multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: kA, alpha: alpha,
+                 a: a.pointer, lda: a.lastDimension, b: b.pointer, ldb: b.lastDimension,
+                 beta: beta, c: c.pointer, ldc: n)
+    }
+}
+
+private let issuedFlops = Atomic<Int>(0)

@@ -1,0 +1,2 @@
+import BLASCore
+print("clipcv")
