@@ -19,7 +19,10 @@ let package = Package(
         // The shared compute core: tensors, GEMM, kernels with forward and backward side by side.
         .target(name: "BLASCore", dependencies: ["CBLAS"], swiftSettings: optimize),
 
-        .executableTarget(name: "clipcv", dependencies: ["BLASCore", "CMPI"], swiftSettings: optimize),
+        // Plans sweeps, schedules jobs over MPI ranks, stores results, writes reports. The only layer that knows MPI.
+        .target(name: "Sweep", dependencies: ["CMPI"], swiftSettings: optimize),
+
+        .executableTarget(name: "clipcv", dependencies: ["BLASCore", "Sweep"], swiftSettings: optimize),
 
         .testTarget(name: "BLASCoreTests", dependencies: ["BLASCore"]),
         .testTarget(name: "clipcvTests", dependencies: []),

@@ -1,0 +1,138 @@
+import BLASCore
+import Foundation
+
+/// `clipcv bench <what>`: throughput figures as one JSON object on stdout.
+let benchCommand = Command(
+    name: "bench",
+    summary: "measure throughput (GFLOP/s, GB/s, seconds per step) and print one JSON object",
+    details: """
+    benchmarks:
+      gemm    sgemm GFLOP/s for the GEMM shapes of a ViT-B/32 layer at batch 16 (M = 800 tokens) forward and
+              backward, and 2048³; GB/s of the elementwise kernels
+    """,
+    positionals: "BENCHMARK",
+    options: [
+        .value("threads", "N", help: "OpenBLAS threads", default: "all cores"),
+        .value("repeats", "N", help: "timed repetitions per figure (the median is reported)", default: "5"),
+    ],
+    run: { arguments in
+        guard let which = arguments.positional.first, arguments.positional.count == 1 else {
+            throw UsageError("name one benchmark: gemm")
+        }
+        if let threads = arguments.optionalString("threads"), threads != "all cores" {
+            BLASThreads.set(try arguments.int("threads"))
+        } else {
+            BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        }
+        let repeats = try arguments.int("repeats")
+        switch which {
+        case "gemm": try printJSON(GEMMBenchmark.run(repeats: repeats))
+        default: throw UsageError("unknown benchmark '\(which)' (known: gemm)")
+        }
+        return 0
+    })
+
+/// Median wall-clock seconds of `body` over `repeats` runs, after one untimed warm-up run.
+func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var times: [Double] = []
+    for _ in 0..<Swift.max(1, repeats) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+enum GEMMBenchmark {
+    struct Shape: Encodable {
+        let name: String, m: Int, n: Int, k: Int
+        var gflops = 0.0
+        var seconds = 0.0
+    }
+    struct Kernel: Encodable {
+        let name: String
+        let elements: Int
+        var bytes: Int
+        var gbPerSecond = 0.0
+    }
+    struct Report: Encodable {
+        let benchmark = "gemm"
+        let threads: Int
+        let openblasCore: String
+        let gemm: [Shape]
+        let elementwise: [Kernel]
+    }
+
+    /// ViT-B/32 at batch 16: 16 × 50 tokens, width 768, MLP 3072. Backward shapes are the input-gradient
+    /// products dX = dY·W (the only weight-side GEMMs a frozen base needs).
+    static let shapes: [Shape] = [
+        Shape(name: "qkv_forward", m: 800, n: 2304, k: 768),
+        Shape(name: "fc1_forward", m: 800, n: 3072, k: 768),
+        Shape(name: "fc2_forward", m: 800, n: 768, k: 3072),
+        Shape(name: "qkv_backward_input", m: 800, n: 768, k: 2304),
+        Shape(name: "fc1_backward_input", m: 800, n: 768, k: 3072),
+        Shape(name: "fc2_backward_input", m: 800, n: 3072, k: 768),
+        Shape(name: "square_2048", m: 2048, n: 2048, k: 2048),
+    ]
+
+    static func run(repeats: Int) throws -> Report {
+        var measured: [Shape] = []
+        for var shape in shapes {
+            let a = randomTensor([shape.m, shape.k]), b = randomTensor([shape.k, shape.n]), c = Tensor(zeros: [shape.m, shape.n])
+            shape.seconds = try medianSeconds(repeats: repeats) { try GEMM.multiply(a, b, into: c) }
+            shape.gflops = 2 * Double(shape.m * shape.n * shape.k) / shape.seconds / 1e9
+            measured.append(shape)
+        }
+        return Report(threads: BLASThreads.count, openblasCore: BLASThreads.coreName, gemm: measured,
+                      elementwise: try elementwise(repeats: repeats))
+    }
+
+    /// Streaming kernels on ViT-B/32 activations; bytes = every tensor read or written once.
+    static func elementwise(repeats: Int) throws -> [Kernel] {
+        let rows = 800, width = 768, hidden = 3072
+        let x = randomTensor([rows, hidden]), y = Tensor(zeros: [rows, hidden]), dx = Tensor(zeros: [rows, hidden])
+        let h = randomTensor([rows, width]), hOut = Tensor(zeros: [rows, width]), dh = Tensor(zeros: [rows, width])
+        let weight = randomTensor([width]), bias = randomTensor([width])
+        let mean = Tensor(zeros: [rows]), rstd = Tensor(zeros: [rows])
+        let scores = randomTensor([16 * 12, 50, 50]), probabilities = Tensor(zeros: [16 * 12, 50, 50])
+        let f = MemoryLayout<Float>.size
+        var kernels: [(Kernel, () throws -> Void)] = [
+            (Kernel(name: "quick_gelu_forward", elements: x.count, bytes: 2 * x.count * f),
+             { try QuickGELU.forward(output: y, input: x) }),
+            (Kernel(name: "quick_gelu_backward", elements: x.count, bytes: 4 * x.count * f),
+             { try QuickGELU.backward(inputGradient: dx, outputGradient: y, input: x) }),
+            (Kernel(name: "layer_norm_forward", elements: h.count, bytes: 2 * h.count * f),
+             { try LayerNorm.forward(output: hOut, mean: mean, reciprocalStd: rstd, input: h, weight: weight, bias: bias, epsilon: 1e-5) }),
+            (Kernel(name: "layer_norm_backward", elements: h.count, bytes: 4 * h.count * f),
+             { try LayerNorm.backward(inputGradient: dh, weightGradient: nil, biasGradient: nil, outputGradient: hOut, input: h,
+                                      weight: weight, mean: mean, reciprocalStd: rstd) }),
+            (Kernel(name: "softmax_causal_forward", elements: scores.count, bytes: 2 * scores.count * f),
+             { try Softmax.forward(output: probabilities, input: scores, causal: true) }),
+            (Kernel(name: "residual_forward", elements: h.count, bytes: 3 * h.count * f),
+             { try Residual.forward(output: hOut, h, dh) }),
+        ]
+        for index in kernels.indices {
+            let seconds = try medianSeconds(repeats: Swift.max(repeats, 20), kernels[index].1)
+            kernels[index].0.gbPerSecond = Double(kernels[index].0.bytes) / seconds / 1e9
+        }
+        return kernels.map(\.0)
+    }
+
+    static func randomTensor(_ shape: [Int]) -> Tensor {
+        let tensor = Tensor(zeros: shape)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for i in 0..<tensor.count {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            tensor[i] = Float(Int64(bitPattern: state >> 11) % 2000) / 1000 - 1
+        }
+        return tensor
+    }
+}
