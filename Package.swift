@@ -15,16 +15,31 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CStb", path: "Sources/CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
+        .systemLibrary(name: "CNIfTI", path: "Sources/CNIfTI", providers: [.apt(["libnifti2-dev"])]),
 
         // The shared compute core: tensors, GEMM, kernels with forward and backward side by side.
         .target(name: "BLASCore", dependencies: ["CBLAS"], swiftSettings: optimize),
 
+        // Hugging Face CLIP: config, safetensors, BPE tokenizer, both towers, LoRA adapters, forward and backward.
+        .target(name: "CLIP", dependencies: ["BLASCore"], swiftSettings: optimize),
+        // Cohorts: manifest, image readers, CT windowing, CLIP preprocessing, augmentation, folds, phantoms.
+        .target(name: "Cohort", dependencies: ["BLASCore", "CStb", "CNIfTI"], swiftSettings: optimize),
+        // One fine-tuning job: loss over class prompts, AdamW, schedules, the epoch loop.
+        .target(name: "Training", dependencies: ["CLIP", "Cohort"], swiftSettings: optimize),
+        // Clinical metrics, exactly as scikit-learn computes them; depends on nothing.
+        .target(name: "Evaluation", swiftSettings: optimize),
         // Plans sweeps, schedules jobs over MPI ranks, stores results, writes reports. The only layer that knows MPI.
-        .target(name: "Sweep", dependencies: ["CMPI"], swiftSettings: optimize),
+        .target(name: "Sweep", dependencies: ["Training", "Evaluation", "CMPI"], swiftSettings: optimize),
 
-        .executableTarget(name: "clipcv", dependencies: ["BLASCore", "Sweep"], swiftSettings: optimize),
+        .executableTarget(name: "clipcv", dependencies: ["BLASCore", "CLIP", "Cohort", "Training", "Evaluation", "Sweep"], swiftSettings: optimize),
 
         .testTarget(name: "BLASCoreTests", dependencies: ["BLASCore"]),
-        .testTarget(name: "clipcvTests", dependencies: []),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP"]),
+        .testTarget(name: "CohortTests", dependencies: ["Cohort"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep"]),
+        .testTarget(name: "clipcvTests", dependencies: ["clipcv"]),
     ]
 )
