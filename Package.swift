@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "CLIPTests", dependencies: ["CLIP"]),
         .testTarget(name: "CohortTests", dependencies: ["Cohort"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep"]),
         .testTarget(name: "clipcvTests", dependencies: ["clipcv"]),
     ]
