@@ -39,10 +39,9 @@ public enum GEMM {
     }
 
     /// Tensor form: each operand is seen as a matrix `[rows, lastDimension]`.
-    /// `c = alpha · op(a) · op(b) + beta · c`.
-    public static func multiply(_ a: Tensor, transposed transposeA: Bool = false,
-                                _ b: Tensor, transposed transposeB: Bool = false,
-                                into c: Tensor, alpha: Float = 1, beta: Float = 0) throws {
+    /// `c = alpha · op(a) · op(b) + beta · c`, op = transpose when asked.
+    public static func multiply(_ a: Tensor, _ b: Tensor, into c: Tensor, transposeA: Bool = false, transposeB: Bool = false,
+                                alpha: Float = 1, beta: Float = 0) throws {
         try requireWritable(c, "gemm")
         let (m, kA) = transposeA ? (a.lastDimension, a.rowCount) : (a.rowCount, a.lastDimension)
         let (kB, n) = transposeB ? (b.lastDimension, b.rowCount) : (b.rowCount, b.lastDimension)

@@ -11,7 +11,7 @@ final class KernelTests: XCTestCase {
             let m = 5, n = 4, k = 3
             let a = randomTensor(transposeA ? [k, m] : [m, k], seed: 1), b = randomTensor(transposeB ? [n, k] : [k, n], seed: 2)
             let c = randomTensor([m, n], seed: 3), c0 = c.values
-            try GEMM.multiply(a, transposed: transposeA, b, transposed: transposeB, into: c, alpha: 0.5, beta: 2)
+            try GEMM.multiply(a, b, into: c, transposeA: transposeA, transposeB: transposeB, alpha: 0.5, beta: 2)
             var expected: [Double] = []
             for i in 0..<m { for j in 0..<n {
                 var sum = 0.0
