@@ -71,6 +71,29 @@ public final class Checkpoint: @unchecked Sendable {
         }
     }
 
+    /// What keeps the stored tensors from being the `CLIPModel` that config.json describes, one line each:
+    /// missing tensors, shapes other than the configuration implies, dtypes that cannot be read, and tensors the
+    /// model does not have (buffers such as `position_ids` excepted). Empty for a complete checkpoint.
+    public var problems: [String] {
+        var problems: [String] = []
+        var expectedNames = Set<String>()
+        for (name, shape) in configuration.parameterShapes {
+            expectedNames.insert(name)
+            guard let (dtype, found) = info(name) else {
+                problems.append("missing tensor '\(name)' (expected shape \(shape))")
+                continue
+            }
+            if found != shape { problems.append("tensor '\(name)' has shape \(found), config.json implies \(shape)") }
+            if !SafeTensorsFile.readableDTypes.contains(dtype) {
+                problems.append("tensor '\(name)' has dtype \(dtype), readable are \(SafeTensorsFile.readableDTypes.joined(separator: ", "))")
+            }
+        }
+        for name in tensorNames where !expectedNames.contains(name) && !CLIPConfiguration.ignoredBuffers.contains(name) {
+            problems.append("unexpected tensor '\(name)' (not part of CLIPModel; ignored)")
+        }
+        return problems
+    }
+
     /// The weights for error messages: the single file, or the index of a sharded checkpoint.
     private var weightsDescription: String { (indexURL ?? files[0].url).path }
 

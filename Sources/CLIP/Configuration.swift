@@ -112,6 +112,10 @@ public struct CLIPConfiguration: Sendable, Equatable {
             throw ModelFileError("\(file): not a JSON object")
         }
         let top = ConfigReader(values: root, file: file, prefix: "")
+        // Other CLIP-like families (chinese_clip, altclip, siglip, …) have other layouts: refuse them here.
+        if let modelType = try top.string("model_type"), modelType != "clip" {
+            throw ModelFileError("\(file): model_type '\(modelType)' is not a CLIPModel (expected 'clip')")
+        }
         let textValues = try top.section("text_config_dict") ?? top.section("text_config") ?? [:]
         let visionValues = try top.section("vision_config_dict") ?? top.section("vision_config") ?? [:]
         let t = ConfigReader(values: textValues, file: file, prefix: "text_config.")

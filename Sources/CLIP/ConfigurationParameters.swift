@@ -31,6 +31,20 @@ extension CLIPConfiguration {
         return shapes
     }
 
+    /// Parameter counts of the parts of the model: the two towers (embeddings, encoder layers, final layer norms),
+    /// the two projections, and the logit scale.
+    public var parameterCounts: (vision: Int, text: Int, projections: Int, logitScale: Int) {
+        var counts = (vision: 0, text: 0, projections: 0, logitScale: 0)
+        for (name, shape) in parameterShapes {
+            let count = shape.reduce(1, *)
+            if name.hasPrefix("vision_model.") { counts.vision += count }
+            else if name.hasPrefix("text_model.") { counts.text += count }
+            else if name.hasSuffix("_projection.weight") { counts.projections += count }
+            else { counts.logitScale += count }
+        }
+        return counts
+    }
+
     /// Buffers that some checkpoints store but that are not parameters (old exports kept `position_ids`).
     public static let ignoredBuffers: Set<String> = [
         "text_model.embeddings.position_ids", "vision_model.embeddings.position_ids",

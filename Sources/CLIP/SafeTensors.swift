@@ -25,6 +25,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private let mapping: UnsafeRawPointer
     private let mappedLength: Int
 
+    /// The dtypes `tensor(_:)` reads (as Float32).
+    public static let readableDTypes = ["F32", "F16", "BF16"]
+
     /// Element sizes of the dtypes the format defines; offsets of these are checked against the shape.
     private static let elementSizes: [String: Int] = [
         "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
@@ -93,7 +96,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
             return result
         default:
-            throw ModelFileError("\(url.path): unsupported dtype \(entry.dtype) for tensor '\(name)' (readable: F32, F16, BF16)")
+            throw ModelFileError("\(url.path): unsupported dtype \(entry.dtype) for tensor '\(name)' (readable: \(Self.readableDTypes.joined(separator: ", ")))")
         }
     }
 

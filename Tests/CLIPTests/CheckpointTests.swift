@@ -105,9 +105,23 @@ final class CheckpointTests: XCTestCase {
         let checkpoint = try Checkpoint(directory: directory)
         XCTAssertEqual(checkpoint.info("text_model.embeddings.position_ids")?.dtype, "I64")
         XCTAssertEqual(checkpoint.storedDTypes, ["F32"])
+        XCTAssertEqual(checkpoint.problems, [])
         let logitScale = try XCTUnwrap(try Self.tinyParameters().last)
         XCTAssertEqual(logitScale.name, "logit_scale")
         XCTAssertEqual(try checkpoint.tensor("logit_scale", shape: []).values, logitScale.tensor.values, "data before the buffer unchanged")
+    }
+
+    func testProblemsAgainstTheConfiguration() throws {
+        try Self.tinyConfiguration.jsonData().write(to: directory.appendingPathComponent("config.json"))
+        var parameters = try Self.tinyParameters().filter { $0.name != "text_model.final_layer_norm.bias" }
+        parameters[0] = ("vision_model.embeddings.class_embedding", Tensor(zeros: [9]))
+        parameters.append(("extra.weight", Tensor(zeros: [2])))
+        try SafeTensorsWriter.write(parameters, metadata: [:], to: directory.appendingPathComponent("model.safetensors"))
+        XCTAssertEqual(try Checkpoint(directory: directory).problems, [
+            "tensor 'vision_model.embeddings.class_embedding' has shape [9], config.json implies [8]",
+            "missing tensor 'text_model.final_layer_norm.bias' (expected shape [6])",
+            "unexpected tensor 'extra.weight' (not part of CLIPModel; ignored)",
+        ])
     }
 
     func testMissingWeightsAndConfig() throws {

@@ -80,6 +80,7 @@ final class ConfigurationTests: XCTestCase {
         assertError(#"{"vision_config": {"image_size": [224, 200]}}"#,
                     "config.json: vision_config.image_size must be a positive integer or a square [n, n] pair, found [224, 200]")
         assertError(#"{"text_config": [1, 2]}"#, "config.json: text_config must be an object, found [1, 2]")
+        assertError(#"{"model_type": "siglip"}"#, "config.json: model_type 'siglip' is not a CLIPModel (expected 'clip')")
         assertError("[1, 2]", "config.json: not a JSON object")
         assertError("{\"projection_dim\": ", "config.json: not a JSON object")
     }
@@ -109,6 +110,15 @@ final class ConfigurationTests: XCTestCase {
         custom.dtype = "bfloat16"
         custom.logitScaleInitValue = 4.6052
         XCTAssertEqual(try CLIPConfiguration(jsonData: custom.jsonData()), custom)
+    }
+
+    /// ViT-B/32 (the defaults), as counted from transformers' `CLIPModel(CLIPConfig()).state_dict()`.
+    func testParameterCountsOfViTB32() {
+        let counts = CLIPConfiguration().parameterCounts
+        XCTAssertEqual(counts.vision, 87_456_000)
+        XCTAssertEqual(counts.text, 63_165_952)
+        XCTAssertEqual(counts.projections, 655_360)
+        XCTAssertEqual(counts.logitScale, 1)
     }
 
     func testParameterShapesMatchTransformersStateDict() throws {
