@@ -4,6 +4,7 @@ import Foundation
 let commands: [Command] = [
     benchCommand,
     metricsCommand,
+    inspectCommand,
     mpiCheckCommand,
 ]
 
