@@ -15,7 +15,7 @@ public struct NPYArray: Sendable, Equatable {
         try ImageFile.checkReadable(url)
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try Data(contentsOf: url, options: .mappedIfSafe)
         } catch {
             throw ImageFileError(url, "cannot be read (\(CSVTable.reason(error)))")
         }
@@ -23,7 +23,7 @@ public struct NPYArray: Sendable, Equatable {
         guard data.count >= 10, Array(data.prefix(6)) == magic else {
             throw ImageFileError(url, "is not an NPY file (missing the \\x93NUMPY magic)")
         }
-        let bytes = [UInt8](data)
+        let bytes = [UInt8](data.prefix(12))  // magic, version, header length
         let major = bytes[6]
         let headerLength: Int, headerStart: Int
         switch major {
@@ -37,8 +37,8 @@ public struct NPYArray: Sendable, Equatable {
         default:
             throw ImageFileError(url, "has unsupported NPY format version \(major)")
         }
-        guard bytes.count >= headerStart + headerLength,
-              let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
+        guard data.count >= headerStart + headerLength,
+              let header = String(bytes: data[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
             throw ImageFileError(url, "is a truncated NPY file (header cut short)")
         }
         let parsed = try Self.parseHeader(header, file: url)
@@ -48,15 +48,15 @@ public struct NPYArray: Sendable, Equatable {
         guard let type = Self.types[parsed.dtype] else {
             throw ImageFileError(url, "has unsupported dtype '\(parsed.dtype)' (expected <f4, <f8, <i2, <i4, <u2 or |u1)")
         }
-        let count = try parsed.shape.reduce(type.size) { product, dimension in
+        let expected = try parsed.shape.reduce(type.size) { product, dimension in
             let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
             guard !overflow else { throw ImageFileError(url, "has an impossible NPY shape \(parsed.shape)") }
             return result
-        } / type.size
-        let dataStart = headerStart + headerLength
-        let expected = count * type.size
-        guard bytes.count - dataStart == expected else {
-            throw ImageFileError(url, "has \(bytes.count - dataStart) data bytes; shape \(parsed.shape) of \(parsed.dtype) needs \(expected)\(bytes.count - dataStart < expected ? " (truncated)" : "")")
+        }
+        let count = expected / type.size
+        let dataStart = headerStart + headerLength, found = data.count - dataStart
+        guard found == expected else {
+            throw ImageFileError(url, "has \(found) data bytes; shape \(parsed.shape) of \(parsed.dtype) needs \(expected)\(found < expected ? " (truncated)" : "")")
         }
         shape = parsed.shape
         dtype = parsed.dtype
