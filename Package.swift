@@ -23,7 +23,9 @@ let package = Package(
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CStb", path: "Sources/CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
-        .systemLibrary(name: "CNIfTI", path: "Sources/CNIfTI", providers: [.apt(["libnifti2-dev"])]),
+        // libnifti2-dev has no pkg-config file and its nifti2_io.h includes <znzlib.h> from /usr/include/nifti: a C
+        // target, whose include/ folder (module map, shim, a forwarding znzlib.h) reaches every client's search path.
+        .target(name: "CNIfTI", path: "Sources/CNIfTI"),
 
         // The shared compute core: tensors, GEMM, kernels with forward and backward side by side.
         .target(name: "BLASCore", dependencies: ["CBLAS"], swiftSettings: optimize),
@@ -43,7 +45,7 @@ let package = Package(
 
         .testTarget(name: "BLASCoreTests", dependencies: ["BLASCore"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP"]),
-        .testTarget(name: "CohortTests", dependencies: ["Cohort"]),
+        .testTarget(name: "CohortTests", dependencies: ["Cohort"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep"]),

@@ -5,6 +5,7 @@ let commands: [Command] = [
     benchCommand,
     metricsCommand,
     inspectCommand,
+    foldsCommand,
     mpiCheckCommand,
 ]
 
