@@ -566,6 +566,195 @@ def _trainable_all(peft_model) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# independent check: a float64 numpy CLIP that reads only the fixture files and follows the READMEs
+
+class _NumpyCLIP:
+    """Reimplementation from the files (config.json, model.safetensors, adapter dirs) and the documented rules only,
+    in float64; it checks that the references mean what the READMEs say."""
+
+    def __init__(self, model_dir: pathlib.Path, adapter_dir: pathlib.Path = None):
+        from scipy.special import erf
+
+        self.erf = erf
+        self.config = json.loads((model_dir / "config.json").read_text())
+        with safe_open(model_dir / "model.safetensors", "np") as f:
+            self.w = {k: f.get_tensor(k).astype(np.float64) for k in f.keys()}
+        self.lora = {}
+        if adapter_dir is not None:
+            adapter = json.loads((adapter_dir / "adapter_config.json").read_text())
+            r = adapter["r"]
+            scaling = adapter["lora_alpha"] / (math.sqrt(r) if adapter.get("use_rslora") else r)
+            with safe_open(adapter_dir / "adapter_model.safetensors", "np") as f:
+                for key in f.keys():
+                    module = key[len("base_model.model."):].rsplit(".lora_", 1)[0]
+                    self.lora.setdefault(module, {"scaling": scaling})[key.rsplit(".", 2)[-2]] = \
+                        f.get_tensor(key).astype(np.float64)
+
+    def linear(self, x, name):
+        y = x @ self.w[name + ".weight"].T
+        if name + ".bias" in self.w:
+            y = y + self.w[name + ".bias"]
+        if name in self.lora:
+            m = self.lora[name]
+            y = y + m["scaling"] * ((x @ m["lora_A"].T) @ m["lora_B"].T)
+        return y
+
+    def layer_norm(self, x, name, eps):
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + eps) * self.w[name + ".weight"] + self.w[name + ".bias"]
+
+    def act(self, x, kind):
+        if kind == "quick_gelu":
+            return x / (1 + np.exp(-1.702 * x))
+        assert kind == "gelu", kind
+        return 0.5 * x * (1 + self.erf(x / math.sqrt(2)))
+
+    def encoder(self, x, prefix, cfg, causal, trace=None):
+        heads = cfg["num_attention_heads"]
+        t, c = x.shape[-2:]
+        d = c // heads
+        for i in range(cfg["num_hidden_layers"]):
+            p = f"{prefix}.encoder.layers.{i}"
+            h = self.layer_norm(x, p + ".layer_norm1", cfg["layer_norm_eps"])
+            q, k, v = (self.linear(h, f"{p}.self_attn.{n}").reshape(*h.shape[:-1], heads, d).swapaxes(-2, -3)
+                       for n in ("q_proj", "k_proj", "v_proj"))
+            scores = q @ k.swapaxes(-1, -2) * d ** -0.5
+            if causal:
+                scores = scores + np.triu(np.full((t, t), -np.inf), 1)
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            attn = (scores / scores.sum(-1, keepdims=True)) @ v
+            x = x + self.linear(attn.swapaxes(-2, -3).reshape(*x.shape), p + ".self_attn.out_proj")
+            h = self.layer_norm(x, p + ".layer_norm2", cfg["layer_norm_eps"])
+            x = x + self.linear(self.act(self.linear(h, p + ".mlp.fc1"), cfg["hidden_act"]), p + ".mlp.fc2")
+            if trace is not None:
+                trace.append(x)
+        return x
+
+    def image(self, pixel_values, trace=None):
+        cfg = self.config["vision_config"]
+        p = cfg["patch_size"]
+        n, _, size, _ = pixel_values.shape
+        g = size // p
+        patches = pixel_values.astype(np.float64).reshape(n, 3, g, p, g, p).transpose(0, 2, 4, 1, 3, 5)
+        weight = self.w["vision_model.embeddings.patch_embedding.weight"]
+        x = patches.reshape(n, g * g, -1) @ weight.reshape(weight.shape[0], -1).T
+        cls = np.broadcast_to(self.w["vision_model.embeddings.class_embedding"], (n, 1, x.shape[-1]))
+        x = np.concatenate([cls, x], axis=1) + self.w["vision_model.embeddings.position_embedding.weight"]
+        x = self.layer_norm(x, "vision_model.pre_layrnorm", cfg["layer_norm_eps"])
+        if trace is not None:
+            trace.append(x)
+        x = self.encoder(x, "vision_model", cfg, causal=False, trace=trace)
+        pooled = self.layer_norm(x[:, 0], "vision_model.post_layernorm", cfg["layer_norm_eps"])
+        return pooled, pooled @ self.w["visual_projection.weight"].T
+
+    def text(self, input_ids, trace=None):
+        cfg = self.config["text_config"]
+        ids = np.asarray(input_ids)
+        x = self.w["text_model.embeddings.token_embedding.weight"][ids]
+        x = x + self.w["text_model.embeddings.position_embedding.weight"][: ids.shape[1]]
+        if trace is not None:
+            trace.append(x)
+        x = self.encoder(x, "text_model", cfg, causal=True, trace=trace)
+        x = self.layer_norm(x, "text_model.final_layer_norm", cfg["layer_norm_eps"])
+        pool = ids.argmax(-1) if cfg["eos_token_id"] == 2 else (ids == cfg["eos_token_id"]).argmax(-1)
+        pooled = x[np.arange(len(ids)), pool]
+        return pooled, pooled @ self.w["text_projection.weight"].T
+
+    def logits(self, pixel_values, input_ids, scale=None):
+        _, image = self.image(pixel_values)
+        _, text = self.text(input_ids)
+        image = image / np.linalg.norm(image, axis=-1, keepdims=True)
+        text = text / np.linalg.norm(text, axis=-1, keepdims=True)
+        return (np.exp(self.w["logit_scale"]) if scale is None else scale) * image @ text.T
+
+    def loss(self, pixel_values, input_ids, labels, scale=None, weights=None):
+        z = self.logits(pixel_values, input_ids, scale)
+        logp = z - z.max(-1, keepdims=True)
+        logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))
+        w = np.ones(z.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
+        wy = w[labels]
+        return float(-(wy * logp[np.arange(len(labels)), labels]).sum() / wy.sum())
+
+
+def _rel_np(x, ref) -> float:
+    x, ref = np.asarray(x, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    return float(np.abs(x - ref).max() / np.abs(ref).max())
+
+
+def _independent_forward_check(model_dir: pathlib.Path) -> dict:
+    """Every reference.json output against the numpy model (max rel)."""
+    ref = json.loads((model_dir / "reference.json").read_text())
+    clip = _NumpyCLIP(model_dir)
+    pv = np.array(ref["pixel_values"], dtype=np.float32)
+    ids = np.array(ref["input_ids"])
+    vision_trace, text_trace = [], []
+    image_pooled, image_embeds = clip.image(pv)
+    clip.image(pv[:1], trace=vision_trace)
+    text_pooled, text_embeds = clip.text(ids)
+    clip.text(ids[:1], trace=text_trace)
+    got = {"image_pooled": image_pooled, "image_embeds": image_embeds, "text_pooled": text_pooled,
+           "text_embeds": text_embeds, "logits_per_image": clip.logits(pv, ids)}
+    result = {k: _rel_np(v, ref[k]) for k, v in got.items()}
+    result["logits_per_text"] = _rel_np(got["logits_per_image"].T, ref["logits_per_text"])
+    result["trace_vision"] = max(_rel_np(a[0], b) for a, b in zip(
+        vision_trace, [ref["trace"]["vision_image0"]["encoder_input"]] + ref["trace"]["vision_image0"]["layer_outputs"]))
+    result["trace_text"] = max(_rel_np(a[0], b) for a, b in zip(
+        text_trace, [ref["trace"]["text_prompt0"]["encoder_input"]] + ref["trace"]["text_prompt0"]["layer_outputs"]))
+    if "raw_input_ids_case" in ref:
+        raw = ref["raw_input_ids_case"]
+        result["raw_input_ids_case_text_embeds"] = _rel_np(clip.text(np.array(raw["input_ids"]))[1], raw["text_embeds"])
+    return result
+
+
+def _independent_lora_check(model_dir: pathlib.Path, case_dir: pathlib.Path) -> dict:
+    """Initial/final logits and loss from the adapter files, and every tensor's largest gradient element by
+    central differences in float64 (independent of torch autograd)."""
+    ref = json.loads((case_dir / "lora_reference.json").read_text())
+    pv = np.array(json.loads((model_dir / "reference.json").read_text())["pixel_values"], dtype=np.float32)
+    ids, labels = np.array(ref["input_ids"]), np.array(ref["labels"])
+    scale, weights = ref["loss"]["fixed_logit_scale"], ref["loss"]["class_weights"]
+    initial = _NumpyCLIP(model_dir, case_dir / "adapter_initial")
+    result = {
+        "initial_logits": _rel_np(initial.logits(pv, ids, scale), ref["initial"]["logits_per_image"]),
+        "initial_loss": abs(initial.loss(pv, ids, labels, scale, weights) / ref["initial"]["loss"] - 1),
+        "final_logits": _rel_np(_NumpyCLIP(model_dir, case_dir / "adapter_final").logits(pv, ids, scale),
+                                ref["final_logits_per_image"]),
+        "cosine_final_logits": _rel_np(_NumpyCLIP(model_dir, case_dir / "adapter_final_cosine").logits(pv, ids, scale),
+                                       ref["cosine_clip"]["final_logits_per_image"]),
+    }
+    worst = 0.0
+    h = 1e-6
+    for key, grad in ref["grads"].items():
+        module = key[len("base_model.model."):].rsplit(".lora_", 1)[0]
+        which = key.rsplit(".", 2)[-2]
+        g = np.array(grad["values"], dtype=np.float64)
+        idx = np.unravel_index(np.abs(g).argmax(), g.shape)
+        tensor = initial.lora[module][which]
+        saved = tensor[idx]
+        tensor[idx] = saved + h
+        up = initial.loss(pv, ids, labels, scale, weights)
+        tensor[idx] = saved - h
+        down = initial.loss(pv, ids, labels, scale, weights)
+        tensor[idx] = saved
+        worst = max(worst, abs((up - down) / (2 * h) - g[idx]) / abs(g).max())
+    result["grads_central_difference_max_rel"] = worst
+    return result
+
+
+def _assert_independent(result: dict) -> None:
+    """Forward outputs and logits within 1e-5 relative, central-difference gradients within 1e-4 relative."""
+    def walk(node, path):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, path + [key])
+            else:
+                bound = 1e-4 if key.startswith("grads") else 1e-5
+                assert value <= bound, f"independent numpy check {'.'.join(path + [key])} = {value:.2e} > {bound}"
+    walk(result, [])
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # fixtures
 
 def _vitb16like(repo_root: pathlib.Path, tokenizer) -> dict:
@@ -590,8 +779,11 @@ def _vitb16like(repo_root: pathlib.Path, tokenizer) -> dict:
         case_dir.mkdir(exist_ok=True)
         cases[case["name"]] = _lora_case(case, out, data, case_dir)
 
+    independent = {"forward": _independent_forward_check(out),
+                   "lora": {c["name"]: _independent_lora_check(out, out / c["subdir"]) for c in LORA_CASES}}
+    _assert_independent(independent)
     notes = dict(checks, weights_dtype="float16", versions=library_versions(), model=facts,
-                 lora={name: c["notes"] for name, c in cases.items()})
+                 lora={name: c["notes"] for name, c in cases.items()}, independent_numpy_fp64=independent)
     write_json(out / "notes.json", notes)
     (out / "README.md").touch()  # listed in its own file list
     (out / "README.md").write_text(_vitb16like_readme(out, spec, facts, checks, cases, ref), encoding="utf-8")
@@ -641,8 +833,10 @@ def _gelu_argmax(repo_root: pathlib.Path, tokenizer) -> dict:
     write_json(out / "reference.json", _reference_json(model, spec["text"], spec["prompts"], pixel_values, input_ids,
                                                        attention_mask, ref,
                                                        {"pool_rule": "argmax", "raw_input_ids_case": raw_case}))
+    independent = {"forward": _independent_forward_check(out)}
+    _assert_independent(independent)
     notes = dict(checks, weights_dtype="float32", versions=library_versions(), model=facts,
-                 what_a_wrong_implementation_changes=sensitivity)
+                 what_a_wrong_implementation_changes=sensitivity, independent_numpy_fp64=independent)
     write_json(out / "notes.json", notes)
     (out / "README.md").touch()  # listed in its own file list
     (out / "README.md").write_text(_gelu_readme(out, spec, facts, checks, sensitivity, raw_pool, input_ids),
@@ -759,8 +953,20 @@ def _train_tiny(repo_root: pathlib.Path, model_dir: pathlib.Path, tokenizer) -> 
            for s in steps]
     (out / "train_log.jsonl").write_text("\n".join(log) + "\n")
 
+    # Independent float64 numpy check from the committed files: manifest, NPYs, adapters.
+    manifest = [line.split(",") for line in (out / "manifest.csv").read_text().splitlines()[1:]]
+    pixels = np.stack([np.load(out / image) for _, _, image in manifest])
+    final_np = _NumpyCLIP(model_dir, out / "adapter_final").logits(pixels, class_ids.numpy())
+    p1 = np.exp(final_np[:, 1]) / np.exp(final_np).sum(-1)
+    step1_np = _NumpyCLIP(model_dir, out / "adapter_initial").loss(pixels[:4], class_ids.numpy(),
+                                                                      np.array(spec["labels"][:4]))
+    independent = {"final_scores_max_abs": float(np.abs(p1 - score.numpy()).max()),
+                   "step1_loss_rel": abs(step1_np / float(steps[0]["loss"]) - 1)}
+    assert max(independent.values()) < 1e-5, independent
+
     logit_scale = peft_model.get_base_model().logit_scale
     notes = {
+        "independent_numpy_fp64": independent,
         "attn_implementation": ATTENTION, "versions": library_versions(),
         "model_safetensors_sha256": _sha256(model_dir / "model.safetensors"),
         "reload_final_adapter_logits_max_abs": reload_diff,
@@ -819,6 +1025,20 @@ NUMBERS_NOTE = (
     "(parsed straight to Float, or to Double and then rounded to Float: the generator checks both), so they are "
     "shorter than hf-clip-tiny0's 17-digit reprs but just as exact. Values that are float64 by nature (learning "
     "rates, tolerance hints, `scaling`) are Python float reprs. JSON is compact (no spaces).")
+
+
+def _independent_line(out: pathlib.Path) -> str:
+    result = json.loads((out / "notes.json").read_text())["independent_numpy_fp64"]
+    line = (f"An independent float64 numpy CLIP in the generator (`_NumpyCLIP`), reading only these files and following "
+            f"this README, reproduces every reference.json output and both traces within "
+            f"{max(result['forward'].values()):.1e} relative")
+    if "lora" in result:
+        lora = result["lora"]
+        line += (f"; each LoRA case's initial/final logits and initial loss within "
+                 f"{max(v for c in lora.values() for k, v in c.items() if not k.startswith('grads')):.1e}, and the largest "
+                 f"element of every gradient by float64 central differences within "
+                 f"{max(c['grads_central_difference_max_rel'] for c in lora.values()):.1e} (relative to the tensor's max |g|)")
+    return line + " (notes.json `independent_numpy_fp64`)."
 
 
 def _forward_tolerances(checks: dict) -> str:
@@ -974,6 +1194,7 @@ Common to all cases:
 
 ## Tolerance hints (fp32 vs fp64 recomputation of the same thing, max |diff| / max |ref|)
 {_forward_tolerances(checks)}
+{_independent_line(out)}
 LoRA (fp32 vs fp64):
 {chr(10).join(lora_tol)}
 
@@ -1043,6 +1264,7 @@ Same conventions and key names as `../shared/fixtures/hf-clip-tiny0` and `vitb16
 
 ## Tolerance hints (fp32 vs fp64 recomputation, max |diff| / max |ref|)
 {_forward_tolerances(checks)}
+{_independent_line(out)}
 """
 
 
@@ -1121,6 +1343,9 @@ and compare with `predictions.csv`.
 - final adapter tensors max abs: {notes['final_adapter_fp32_vs_fp64_max_abs']:.1e}
 - scores max abs: {notes['scores_fp32_vs_fp64_max_abs']:.1e}
 - PeftModel.from_pretrained reload of adapter_final reproduces the logits to max abs {notes['reload_final_adapter_logits_max_abs']:.1e}.
+- An independent float64 numpy CLIP in the generator, reading only the committed files (manifest, NPYs, model,
+  adapters), reproduces the scores to max abs {notes['independent_numpy_fp64']['final_scores_max_abs']:.1e} and step 1's loss to
+  {notes['independent_numpy_fp64']['step1_loss_rel']:.1e} relative.
 """
 
 
