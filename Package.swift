@@ -43,10 +43,12 @@ let package = Package(
 
         .executableTarget(name: "clipcv", dependencies: ["BLASCore", "CLIP", "Cohort", "Training", "Evaluation", "Sweep"], swiftSettings: optimize),
 
-        .testTarget(name: "BLASCoreTests", dependencies: ["BLASCore"]),
-        .testTarget(name: "CLIPTests", dependencies: ["CLIP"]),
+        // Fixture loading and finite-difference helpers shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["BLASCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "BLASCoreTests", dependencies: ["BLASCore", "TestSupport"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CohortTests", dependencies: ["Cohort"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"], exclude: ["Fixtures"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep"]),
         .testTarget(name: "clipcvTests", dependencies: ["clipcv"]),

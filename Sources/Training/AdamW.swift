@@ -54,7 +54,3 @@ public final class AdamW {
         }
     }
 }
-
-private func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
-    if !condition { throw ShapeError(message()) }
-}

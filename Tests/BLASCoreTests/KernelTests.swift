@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import BLASCore
+import TestSupport
 
 /// Each kernel: forward against a plain scalar (Double) reference, backward against finite differences.
 final class KernelTests: XCTestCase {

@@ -1,4 +1,5 @@
 import BLASCore
+import CLIP
 import Foundation
 
 /// `clipcv bench <what>`: throughput figures as one JSON object on stdout.
@@ -14,6 +15,12 @@ let benchCommand = Command(
     options: [
         .value("threads", "N", help: "OpenBLAS threads", default: "all cores"),
         .value("repeats", "N", help: "timed repetitions per figure (the median is reported)", default: "5"),
+        .value("arch", "NAME", help: "encode/train: architecture built in memory with random weights (vit-b-32, vit-b-16, demo)", default: "vit-b-32"),
+        .value("batch", "N", help: "encode/train: images per batch", default: "16"),
+        .value("placement", "P", help: "train: LoRA placement", default: "lowest:5"),
+        .value("lora-targets", "LIST", help: "train: adapted modules", default: "q,v"),
+        .value("lora-rank", "R", help: "train: LoRA rank", default: "8"),
+        .flag("frozen-prefix-cache", help: "train: start from cached outputs of the frozen layers below the adapters"),
     ],
     run: { arguments in
         guard let which = arguments.positional.first, arguments.positional.count == 1 else {
@@ -27,7 +34,14 @@ let benchCommand = Command(
         let repeats = try arguments.int("repeats")
         switch which {
         case "gemm": try printJSON(GEMMBenchmark.run(repeats: repeats))
-        default: throw UsageError("unknown benchmark '\(which)' (known: gemm)")
+        case "encode":
+            try printJSON(ModelBenchmarks.encode(architecture: try arguments.string("arch"), images: try arguments.int("batch"), repeats: repeats))
+        case "train":
+            let targets = try arguments.string("lora-targets").split(separator: ",").map { try LoRATarget(parsing: String($0)) }
+            try printJSON(ModelBenchmarks.train(architecture: try arguments.string("arch"), placement: try arguments.string("placement"),
+                                                targets: targets, rank: try arguments.int("lora-rank"), batch: try arguments.int("batch"),
+                                                steps: repeats, cache: arguments.flag("frozen-prefix-cache")))
+        default: throw UsageError("unknown benchmark '\(which)' (known: gemm, encode, train)")
         }
         return 0
     })

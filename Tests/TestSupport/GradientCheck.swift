@@ -1,22 +1,14 @@
 import XCTest
-@testable import BLASCore
-
-/// Deterministic test data.
-func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
-    var generator = SeededGenerator(seed: seed)
-    let tensor = Tensor(zeros: shape)
-    for i in 0..<tensor.count { tensor[i] = (generator.nextUniform() * 2 - 1) * scale }
-    return tensor
-}
+import BLASCore
 
 /// Σ output ⊙ projection in Double: a scalar loss whose gradient with respect to `output` is `projection`.
-func project(_ output: Tensor, _ projection: Tensor) -> Double {
+public func project(_ output: Tensor, _ projection: Tensor) -> Double {
     (0..<output.count).reduce(0.0) { $0 + Double(output[$1]) * Double(projection[$1]) }
 }
 
 /// Compares analytic gradients with central finite differences of `loss` for every element of every input.
 /// Relative error = max |analytic − numeric| / max |numeric| per input, which must stay ≤ `tolerance`.
-func assertGradientsMatch(inputs: [(name: String, tensor: Tensor, gradient: Tensor)], step: Float = 1e-2,
+public func assertGradientsMatch(inputs: [(name: String, tensor: Tensor, gradient: Tensor)], step: Float = 1e-2,
                           tolerance: Double = 1e-3, file: StaticString = #filePath, line: UInt = #line,
                           loss: () throws -> Double) rethrows {
     for (name, tensor, gradient) in inputs {
@@ -37,7 +29,7 @@ func assertGradientsMatch(inputs: [(name: String, tensor: Tensor, gradient: Tens
     }
 }
 
-func assertClose(_ actual: Tensor, _ expected: [Double], tolerance: Double = 1e-5, _ message: String = "",
+public func assertClose(_ actual: Tensor, _ expected: [Double], tolerance: Double = 1e-5, _ message: String = "",
                  file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.count, expected.count, message, file: file, line: line)
     let scale = max(expected.map(abs).max() ?? 0, 1e-30)

@@ -1,0 +1,119 @@
+import BLASCore
+
+/// A tower's stack of encoder layers with the buffers its forward and backward use.
+///
+/// Buffers are allocated for the largest batch seen and reused (a smaller batch uses leading rows), so a training
+/// step allocates nothing. Activations are saved only from the lowest adapted layer up: below it nothing is
+/// trained, so nothing needs a backward.
+public final class TransformerStack: @unchecked Sendable {
+    public let shape: EncoderShape
+    public let layers: [EncoderLayer]
+    private var workspace: Workspace?
+
+    init(shape: EncoderShape, prefix: String, weights: (String, [Int]) throws -> Tensor) throws {
+        self.shape = shape
+        layers = try (0..<shape.layerCount).map {
+            try EncoderLayer(shape: shape, prefix: "\(prefix).layers.\($0)", weights: weights)
+        }
+    }
+
+    /// Index of the lowest layer carrying an adapter; nil when the tower is frozen.
+    public var lowestAdaptedLayer: Int? { layers.firstIndex { !$0.adapters.isEmpty } }
+
+    /// Runs layers `startLayer..<layerCount` on `input [B, T, C]` (the output of layer `startLayer − 1`, or the
+    /// embeddings) and returns the last layer's output (a view into the workspace, valid until the next call).
+    /// `generator` draws LoRA dropout masks when training; nil for evaluation.
+    func forward(_ input: Tensor, from startLayer: Int = 0, dropout generator: inout SeededGenerator?) throws -> Tensor {
+        try require(input.shape.count == 3 && input.shape[2] == shape.width,
+                    "encoder input \(input.shape) should be [B, T, \(shape.width)]")
+        let batch = input.shape[0], tokens = input.shape[1]
+        let space = try workspace(batch: batch, tokens: tokens)
+        let first = try space.streams[startLayer].rows(0..<batch)
+        try first.copy(from: input)
+        for index in startLayer..<layers.count {
+            let saved = try (space.saved[index] ?? space.transient).prefix(batch: batch)
+            try layers[index].forward(input: try space.streams[index].rows(0..<batch), output: try space.streams[index + 1].rows(0..<batch),
+                                      saved: saved, dropout: &generator)
+        }
+        space.lastBatch = batch
+        return try space.streams[layers.count].rows(0..<batch)
+    }
+
+    /// Runs the frozen layers `0..<count` only, returning a copy of their output (for the frozen-prefix cache).
+    func forwardPrefix(_ input: Tensor, layerCount count: Int) throws -> Tensor {
+        let batch = input.shape[0], tokens = input.shape[1]
+        let space = try workspace(batch: batch, tokens: tokens)
+        try space.streams[0].rows(0..<batch).copy(from: input)
+        var noDropout: SeededGenerator? = nil
+        for index in 0..<count {
+            try layers[index].forward(input: try space.streams[index].rows(0..<batch), output: try space.streams[index + 1].rows(0..<batch),
+                                      saved: try space.transient.prefix(batch: batch), dropout: &noDropout)
+        }
+        return try space.streams[count].rows(0..<batch).clone()
+    }
+
+    /// Backpropagates `outputGradient` (dL/d last layer output, `[B, T, C]` of the last forward) down to the lowest
+    /// adapted layer, accumulating every adapter's gradients. The gradient buffer is used as scratch.
+    func backward(outputGradient: Tensor) throws {
+        guard let lowest = lowestAdaptedLayer, let space = workspace else { return }
+        let batch = space.lastBatch
+        try require(outputGradient.shape == [batch, space.tokens, shape.width],
+                    "encoder backward: gradient \(outputGradient.shape) should be [\(batch), \(space.tokens), \(shape.width)]")
+        let gradient = try space.streamGradient.rows(0..<batch)
+        try gradient.copy(from: outputGradient)
+        let scratch = try space.gradients.prefix(batch: batch)
+        for index in stride(from: layers.count - 1, through: lowest, by: -1) {
+            guard let saved = space.saved[index] else { throw ShapeError("encoder backward: layer \(index) saved no activations") }
+            try layers[index].backward(gradient: gradient, input: try space.streams[index].rows(0..<batch), saved: saved.prefix(batch: batch),
+                                       scratch: scratch, needsInputGradient: index > lowest)
+        }
+    }
+
+    /// Every adapter of the stack, by layer index and target.
+    var adapters: [(layer: Int, target: LoRATarget, adapter: LoRAAdapter)] {
+        layers.enumerated().flatMap { index, layer in
+            LoRATarget.allCases.compactMap { target in layer.adapters[target].map { (index, target, $0) } }
+        }
+    }
+
+    /// Drops the buffers (e.g. after adapters were placed, so saved-activation slots are rebuilt).
+    func releaseWorkspace() { workspace = nil }
+
+    private func workspace(batch: Int, tokens: Int) throws -> Workspace {
+        if let space = workspace, space.tokens == tokens, space.capacity >= batch, space.savedFrom == lowestAdaptedLayer {
+            return space
+        }
+        let space = Workspace(shape: shape, layerCount: layers.count, capacity: batch, tokens: tokens, savedFrom: lowestAdaptedLayer)
+        workspace = space
+        return space
+    }
+
+    private final class Workspace {
+        let capacity: Int, tokens: Int, savedFrom: Int?
+        /// streams[i] = input of layer i; streams[L] = output of the stack.
+        let streams: [Tensor]
+        let saved: [LayerActivations?]
+        let transient: LayerActivations
+        let gradients: LayerGradients
+        let streamGradient: Tensor
+        var lastBatch = 0
+
+        init(shape: EncoderShape, layerCount: Int, capacity: Int, tokens: Int, savedFrom: Int?) {
+            self.capacity = capacity
+            self.tokens = tokens
+            self.savedFrom = savedFrom
+            streams = (0...layerCount).map { _ in Tensor(zeros: [capacity, tokens, shape.width]) }
+            saved = (0..<layerCount).map { index in
+                savedFrom.map { index >= $0 } == true ? LayerActivations(shape: shape, batch: capacity, tokens: tokens) : nil
+            }
+            transient = LayerActivations(shape: shape, batch: capacity, tokens: tokens)
+            let trains = savedFrom != nil
+            gradients = LayerGradients(shape: shape, batch: trains ? capacity : 0, tokens: trains ? tokens : 0)
+            streamGradient = Tensor(zeros: [trains ? capacity : 0, tokens, shape.width])
+        }
+    }
+}
+
+func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw ShapeError(message()) }
+}
