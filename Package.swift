@@ -17,6 +17,7 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CStb", path: "Sources/CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
         .systemLibrary(name: "CNIfTI", path: "Sources/CNIfTI", providers: [.apt(["libnifti2-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The shared compute core: tensors, GEMM, kernels with forward and backward side by side.
         .target(name: "BLASCore", dependencies: ["CBLAS"], swiftSettings: optimize),
@@ -24,7 +25,7 @@ let package = Package(
         // Hugging Face CLIP: config, safetensors, BPE tokenizer, both towers, LoRA adapters, forward and backward.
         .target(name: "CLIP", dependencies: ["BLASCore"], swiftSettings: optimize),
         // Cohorts: manifest, image readers, CT windowing, CLIP preprocessing, augmentation, folds, phantoms.
-        .target(name: "Cohort", dependencies: ["BLASCore", "CStb", "CNIfTI"], swiftSettings: optimize),
+        .target(name: "Cohort", dependencies: ["BLASCore", "CStb", "CNIfTI", "CZlib"], swiftSettings: optimize),
         // One fine-tuning job: loss over class prompts, AdamW, schedules, the epoch loop.
         .target(name: "Training", dependencies: ["CLIP", "Cohort"], swiftSettings: optimize),
         // Clinical metrics, exactly as scikit-learn computes them; depends on nothing.
