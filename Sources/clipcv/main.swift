@@ -4,6 +4,7 @@ import Foundation
 let commands: [Command] = [
     benchCommand,
     mpiCheckCommand,
+    synthCommand,
 ]
 
 let overview = """
