@@ -37,7 +37,7 @@ let package = Package(
 
         .testTarget(name: "BLASCoreTests", dependencies: ["BLASCore"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP"]),
-        .testTarget(name: "CohortTests", dependencies: ["Cohort"]),
+        .testTarget(name: "CohortTests", dependencies: ["Cohort"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep"]),

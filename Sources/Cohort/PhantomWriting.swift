@@ -29,7 +29,7 @@ extension PhantomCohort {
             guard !state.failed else { return }
             do {
                 try writeCase(makeCase(index), png: png, nifti: nifti)
-                progress?(state.finishOne())
+                state.finishOne(progress)
             } catch {
                 state.fail(error)
             }
@@ -124,6 +124,12 @@ private final class WriteState: @unchecked Sendable {
     var failed: Bool { lock.withLock { firstError != nil } }
     var error: Error? { lock.withLock { firstError } }
 
-    func finishOne() -> Int { lock.withLock { done += 1; return done } }
+    /// Counts a finished case and reports the count, under the lock so reports arrive in order.
+    func finishOne(_ progress: (@Sendable (Int) -> Void)?) {
+        lock.withLock {
+            done += 1
+            progress?(done)
+        }
+    }
     func fail(_ error: Error) { lock.withLock { if firstError == nil { firstError = error } } }
 }

@@ -33,6 +33,7 @@ public struct CLIPPreprocessor: Sendable {
             return (newWidth, newHeight)
         case .shortestEdge(let edge)?:
             let short = min(width, height), long = max(width, height)
+            guard short > 0 else { return (width, height) }  // an empty image; `write` rejects it
             let newLong = Int(Double(edge * long) / Double(short))
             return width <= height ? (edge, newLong) : (newLong, edge)
         }
@@ -55,6 +56,7 @@ public struct CLIPPreprocessor: Sendable {
 
     /// Writes the pixel values of `image` into `batch[index]`, `batch` being `[N, 3, height, width]`.
     public func write(_ image: GrayImage, into batch: Tensor, at index: Int) throws {
+        guard image.width > 0, image.height > 0 else { throw ShapeError("preprocessing: image \(index) is empty (\(image.width)×\(image.height))") }
         let shape = outputShape(width: image.width, height: image.height)
         guard batch.shape.count == 4, Array(batch.shape.dropFirst()) == shape, (0..<batch.shape[0]).contains(index) else {
             throw ShapeError("preprocessing: batch tensor \(batch.shape) cannot take image \(index) of pixel shape \(shape)")

@@ -141,6 +141,9 @@ final class PreprocessingTests: XCTestCase {
             XCTAssertEqual("\(error)", "preprocessing: batch tensor [2, 3, 32, 32] cannot take image 0 of pixel shape [3, 224, 224]")
         }
         XCTAssertThrowsError(try CLIPPreprocessor().write(image, into: Tensor(zeros: [2, 3, 224, 224]), at: 2))
+        XCTAssertThrowsError(try CLIPPreprocessor().pixelValues(GrayImage(width: 0, height: 5, pixels: []))) { error in
+            XCTAssertEqual("\(error)", "preprocessing: image 0 is empty (0×5)")
+        }
     }
 
     func testBadConfigurationFilesNameFileAndKey() throws {
