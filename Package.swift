@@ -26,6 +26,7 @@ let package = Package(
         // libnifti2-dev has no pkg-config file and its nifti2_io.h includes <znzlib.h> from /usr/include/nifti: a C
         // target, whose include/ folder (module map, shim, a forwarding znzlib.h) reaches every client's search path.
         .target(name: "CNIfTI", path: "Sources/CNIfTI"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The shared compute core: tensors, GEMM, kernels with forward and backward side by side.
         .target(name: "BLASCore", dependencies: ["CBLAS"], swiftSettings: optimize),
@@ -33,7 +34,7 @@ let package = Package(
         // Hugging Face CLIP: config, safetensors, BPE tokenizer, both towers, LoRA adapters, forward and backward.
         .target(name: "CLIP", dependencies: ["BLASCore"], swiftSettings: optimize),
         // Cohorts: manifest, image readers, CT windowing, CLIP preprocessing, augmentation, folds, phantoms.
-        .target(name: "Cohort", dependencies: ["BLASCore", "CStb", "CNIfTI"], swiftSettings: optimize),
+        .target(name: "Cohort", dependencies: ["BLASCore", "CStb", "CNIfTI", "CZlib"], swiftSettings: optimize),
         // One fine-tuning job: loss over class prompts, AdamW, schedules, the epoch loop.
         .target(name: "Training", dependencies: ["CLIP", "Cohort"], swiftSettings: optimize),
         // Clinical metrics, exactly as scikit-learn computes them; depends on nothing.

@@ -7,6 +7,7 @@ let commands: [Command] = [
     inspectCommand,
     foldsCommand,
     mpiCheckCommand,
+    synthCommand,
 ]
 
 let overview = """
