@@ -106,7 +106,7 @@ public struct PEFTAdapter {
             "inference_mode": true, "use_dora": false, "revision": NSNull(),
             "auto_mapping": ["base_model_class": "CLIPModel", "parent_library": "transformers.models.clip.modeling_clip"],
         ]
-        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try data.write(to: directory.appendingPathComponent(PEFTAdapter.configFile), options: .atomic)
         let entries = tensors.keys.sorted().flatMap { key in
             [(name: "\(key).lora_A.weight", tensor: tensors[key]!.a), (name: "\(key).lora_B.weight", tensor: tensors[key]!.b)]

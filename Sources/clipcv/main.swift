@@ -2,12 +2,15 @@ import Foundation
 
 /// Every subcommand, in the order `clipcv --help` lists them.
 let commands: [Command] = [
-    benchCommand,
-    metricsCommand,
-    inspectCommand,
-    foldsCommand,
-    mpiCheckCommand,
     synthCommand,
+    foldsCommand,
+    trainCommand,
+    predictCommand,
+    embedCommand,
+    inspectCommand,
+    metricsCommand,
+    benchCommand,
+    mpiCheckCommand,
 ]
 
 let overview = """
