@@ -3,6 +3,7 @@ import Foundation
 /// Every subcommand, in the order `clipcv --help` lists them.
 let commands: [Command] = [
     benchCommand,
+    metricsCommand,
     mpiCheckCommand,
 ]
 
