@@ -67,10 +67,9 @@ final class FakeRunner: JobRunner {
         ran.append(job.id)
         if job.placement.hasPrefix("broken") { throw FakeFailure(description: "image case-03.png is unreadable") }
         var generator = SeededGenerator(seed: job.seed, stream: "scores")
-        let signal = job.placement.hasPrefix("lowest") ? 0.35 : job.kind == .zeroShot ? 0.0 : 0.2
+        let signal = job.placement.hasPrefix("lowest") ? 0.3 : job.kind == .zeroShot ? 0.0 : 0.1
         let scores = FakeCohort.cases.enumerated().filter { $0.offset % folds == job.fold }.map { _, item in
-            CaseScore(caseID: item.id, label: item.label,
-                      score: min(1, max(0, generator.nextUniformDouble() * 0.8 + signal * Double(item.label) + 0.05)))
+            CaseScore(caseID: item.id, label: item.label, score: generator.nextUniformDouble() * 0.4 + signal * Double(item.label) + 0.05)
         }
         let losses = (0..<3).map { 0.7 / Double($0 + 1) + generator.nextUniformDouble() * 1e-3 }
         for (epoch, loss) in losses.enumerated() { log("epoch \(epoch + 1) loss \(loss)") }
