@@ -10,6 +10,15 @@ public enum JSONValue: Codable, Equatable, Hashable, Sendable, CustomStringConve
     case array([JSONValue])
     case object([String: JSONValue])
 
+    /// A command-line flag's value as a config file would hold it: `--lr 2e-4` and `"lr": 0.0002` give the same
+    /// plan. Numbers and `true`/`false` are typed; everything else stays text.
+    public init(flagValue text: String) {
+        if text == "true" || text == "false" { self = .bool(text == "true") }
+        else if let number = Double(text), number.isFinite, text.first.map({ $0.isNumber || $0 == "-" || $0 == "." }) == true {
+            self = .number(number)
+        } else { self = .string(text) }
+    }
+
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }

@@ -58,7 +58,7 @@ extension MessageTransport {
         let message = try wait(from: 0, tag: SweepTag.share)
         let shared: SharedValue<Value>
         do { shared = try JSONDecoder().decode(SharedValue<Value>.self, from: Data(message.bytes)) } catch {
-            throw SweepError.protocolViolation("rank \(rank) cannot read what rank 0 shared: \(error)")
+            throw SweepError.protocolViolation("rank \(rank) cannot read what rank 0 shared: \(briefly(error))")
         }
         if let value = shared.value { return value }
         throw SweepError.failedOnRankZero(shared.failure ?? "unknown error")

@@ -70,7 +70,7 @@ public final class RunDirectory: @unchecked Sendable {
         let file = directory.appendingPathComponent(planFile)
         guard let data = FileManager.default.contents(atPath: file.path) else { throw SweepError.io(file: file.path, reason: "no such file") }
         do { return try JSONDecoder().decode(SweepPlan.self, from: data) } catch {
-            throw SweepError.io(file: file.path, reason: "not a sweep plan (\(error))")
+            throw SweepError.io(file: file.path, reason: "not a sweep plan (\(briefly(error)))")
         }
     }
 
@@ -101,7 +101,7 @@ public final class RunDirectory: @unchecked Sendable {
         for (number, line) in lines.enumerated() where !line.isEmpty {
             let record: JobRecord
             do { record = try decoder.decode(JobRecord.self, from: Data(line)) } catch {
-                throw SweepError.malformedResults(file: file.path, line: number + 1, reason: "\(error)")
+                throw SweepError.malformedResults(file: file.path, line: number + 1, reason: briefly(error))
             }
             guard plan.jobs.indices.contains(record.job.index), plan.jobs[record.job.index] == record.job else {
                 throw SweepError.malformedResults(file: file.path, line: number + 1, reason: "job \(record.job.id) is not in plan.json")

@@ -33,3 +33,19 @@ public enum SweepError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// A decoding error in a few words (`missing key 'status'`, `wrong type at seed`) instead of its full dump, for
+/// one-line messages.
+func briefly(_ error: Error) -> String {
+    func path(_ context: DecodingError.Context) -> String {
+        context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+    switch error {
+    case DecodingError.keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
+    case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+        return "wrong or missing value at '\(path(context))'"
+    case DecodingError.dataCorrupted(let context):
+        return path(context).isEmpty ? "not valid JSON" : "invalid value at '\(path(context))'"
+    default: return "\(error)"
+    }
+}

@@ -161,7 +161,7 @@ protocol CoordinatorLink {
 extension CoordinatorLink {
     static func decodeAssignment(_ bytes: [UInt8]) throws -> Assignment {
         do { return try JSONDecoder().decode(Assignment.self, from: Data(bytes)) } catch {
-            throw SweepError.protocolViolation("unreadable assignment from rank 0: \(error)")
+            throw SweepError.protocolViolation("unreadable assignment from rank 0: \(briefly(error))")
         }
     }
 }
@@ -286,7 +286,7 @@ private final class Coordinator: @unchecked Sendable {
     private func handle(_ bytes: [UInt8], from sender: Int) throws {
         let report: WorkerReport
         do { report = try JSONDecoder().decode(WorkerReport.self, from: Data(bytes)) } catch {
-            throw SweepError.protocolViolation("unreadable message from rank \(sender): \(error)")
+            throw SweepError.protocolViolation("unreadable message from rank \(sender): \(briefly(error))")
         }
         guard report.rank == sender, workers.contains(sender), !stopped.contains(sender) else {
             throw SweepError.protocolViolation("unexpected message from rank \(sender)")

@@ -70,7 +70,7 @@ final class RunDirectoryTests: XCTestCase {
         let results = url.appendingPathComponent("results.jsonl")
         try (try Data(contentsOf: results) + Data("{\"oops\":1}\n".utf8)).write(to: results)
         XCTAssertThrowsError(try RunDirectory(url: url, plan: plan, resume: true)) { error in
-            XCTAssertTrue("\(error)".hasPrefix("\(results.path):2: not a job record"), "\(error)")
+            XCTAssertEqual("\(error)", "\(results.path):2: not a job record: missing key 'index'")
         }
     }
 
