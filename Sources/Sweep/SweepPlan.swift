@@ -145,8 +145,17 @@ public struct SweepPlan: Codable, Equatable, Sendable {
             throw SweepError.invalidPlan("plan.json does not hold a JSON object")
         }
         old["notes"] = nil; new["notes"] = nil
+        // JSONValue holds numbers as Double, so the 64-bit seeds get an exact look: the run seed first (it is the
+        // run's identity), the derived job seeds after everything else.
+        let storedPlan = try? JSONDecoder().decode(SweepPlan.self, from: stored)
+        if let storedPlan, storedPlan.seed != seed { return ("seed", "\(storedPlan.seed)", "\(seed)") }
         let (a, b) = (JSONValue.object(old), JSONValue.object(new))
-        guard let key = a.firstDifference(from: b, last: ["jobs"]) else { return nil }
-        return (key, a.value(at: key)?.description ?? "absent", b.value(at: key)?.description ?? "absent")
+        if let key = a.firstDifference(from: b, last: ["jobs"]) {
+            return (key, a.value(at: key)?.description ?? "absent", b.value(at: key)?.description ?? "absent")
+        }
+        if let storedPlan, let index = jobs.indices.first(where: { storedPlan.jobs[$0].seed != jobs[$0].seed }) {
+            return ("jobs[\(index)].seed", "\(storedPlan.jobs[index].seed)", "\(jobs[index].seed)")
+        }
+        return nil
     }
 }

@@ -39,17 +39,12 @@ public enum SweepScheduler {
         let loopback = rankZeroWorks ? Loopback() : nil
         let coordinator = Coordinator(directory: directory, transport: transport, loopback: loopback,
                                       pollInterval: options.pollInterval, progress: progress)
-        guard let loopback else { return try coordinator.run() }
+        guard let loopback else { return try coordinator.runOrAbort() }
 
         let outcome = ResultBox()
         let thread = Thread {
-            let result = Result { try coordinator.run() }
-            if case .failure(let error) = result {
-                // Workers wait on the coordinator: with other ranks alive, only MPI_Abort ends them all.
-                progress("sweep: coordinator failed: \(error)")
-                if coordinator.hasRemoteWorkersLeft { transport.abort(code: 1) }
-                loopback.postToWorker(try! JSONEncoder.sweep.encode(Assignment(job: nil)))
-            }
+            let result = Result { try coordinator.runOrAbort() }
+            if case .failure = result { loopback.postToWorker(try! JSONEncoder.sweep.encode(Assignment(job: nil))) }
             outcome.set(result)
         }
         thread.stackSize = 8 << 20
@@ -256,8 +251,17 @@ private final class Coordinator: @unchecked Sendable {
         workers = Set((loopback == nil ? 1 : 0)..<transport.size)
     }
 
-    /// Whether other ranks may still wait for an answer (so a failing coordinator must end them).
-    var hasRemoteWorkersLeft: Bool { workers.contains { $0 != 0 && !stopped.contains($0) } }
+    /// `run()`, but a failure while other ranks may still wait for an answer ends every rank (MPI_Abort), after
+    /// saying why: those ranks could not be stopped otherwise, and no caller would get to print the error.
+    func runOrAbort() throws -> SweepSummary {
+        do { return try run() } catch {
+            if workers.contains(where: { $0 != 0 && !stopped.contains($0) }) {
+                progress("sweep: coordinator failed: \(error)")
+                transport.abort(code: 1)
+            }
+            throw error
+        }
+    }
 
     func run() throws -> SweepSummary {
         let total = directory.plan.jobs.count

@@ -75,6 +75,10 @@ final class SweepPlanTests: XCTestCase {
         XCTAssertEqual(newSetting.key, "settings.schedule")
 
         XCTAssertEqual(try makePlan(seed: 8).firstDifference(fromStored: stored)?.key, "seed")
+        // Seeds beyond 2^53 are compared exactly, not as JSON doubles.
+        let large = try XCTUnwrap(try makePlan(seed: 1 << 60 + 1).firstDifference(fromStored: try makePlan(seed: 1 << 60).encoded()))
+        XCTAssertEqual(large.key, "seed")
+        XCTAssertEqual(large.stored, "\(UInt64(1) << 60)")
         XCTAssertEqual(try makePlan(folds: 4).firstDifference(fromStored: stored)?.key, "folds")
     }
 
