@@ -39,10 +39,21 @@ public final class RunDirectory: @unchecked Sendable {
             }
             try RunDirectory.writeAtomically(try plan.encoded(), to: planURL)
         }
-        records = try RunDirectory.readRecords(at: resultsURL, plan: plan, truncatingTornLine: true)
         descriptor = open(resultsURL.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw SweepError.io(file: resultsURL.path, reason: "cannot open for appending (\(String(cString: strerror(errno))))") }
-        try RunDirectory.syncDirectory(url)
+        // One writer at a time: a sweep resumed while an orphaned rank 0 of the killed run still appends would
+        // interleave lines. (File systems without locks are accepted: the check is a safeguard, not the design.)
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK {
+            close(descriptor)
+            throw SweepError.io(file: resultsURL.path, reason: "another sweep is writing to this run directory; wait until it ends")
+        }
+        do {
+            records = try RunDirectory.readRecords(at: resultsURL, plan: plan, truncatingTornLine: true)
+            try RunDirectory.syncDirectory(url)
+        } catch {
+            close(descriptor)
+            throw error
+        }
     }
 
     deinit { close(descriptor) }

@@ -42,8 +42,11 @@ public enum SweepScheduler {
         guard let loopback else { return try coordinator.runOrAbort() }
 
         let outcome = ResultBox()
+        // The thread takes the coordinator and drops it before reporting, so the run directory (and its lock) is
+        // released when this function returns, not whenever Foundation lets go of the thread's closure.
+        let handoff = Handoff(coordinator)
         let thread = Thread {
-            let result = Result { try coordinator.runOrAbort() }
+            let result = Result { try handoff.take().runOrAbort() }
             if case .failure = result { loopback.postToWorker(try! JSONEncoder.sweep.encode(Assignment(job: nil))) }
             outcome.set(result)
         }
@@ -201,6 +204,16 @@ final class Loopback: CoordinatorLink, @unchecked Sendable {
 
     func postToWorker(_ bytes: Data) {
         condition.lock(); toWorker.append([UInt8](bytes)); condition.signal(); condition.unlock()
+    }
+}
+
+/// Holds a value until one thread takes it.
+private final class Handoff<Value>: @unchecked Sendable {
+    private var value: Value?
+    init(_ value: Value) { self.value = value }
+    func take() -> Value {
+        defer { value = nil }
+        return value!
     }
 }
 

@@ -104,6 +104,19 @@ final class RunDirectoryTests: XCTestCase {
                          "--resume on a new directory starts the sweep")
     }
 
+    func testOneWriterAtATime() throws {
+        let url = temporaryDirectory()
+        let plan = try makePlan()
+        do {
+            let first = try RunDirectory(url: url, plan: plan, resume: false)
+            XCTAssertThrowsError(try RunDirectory(url: url, plan: plan, resume: true)) { error in
+                XCTAssertEqual("\(error)", "\(url.path)/results.jsonl: another sweep is writing to this run directory; wait until it ends")
+            }
+            try first.append(JobRecord(job: plan.jobs[0], status: .failed, outcome: nil, error: "x", seconds: 0, peakResidentMegabytes: 0, rank: 0))
+        }
+        XCTAssertNoThrow(try RunDirectory(url: url, plan: plan, resume: true), "the lock ends with its directory")
+    }
+
     func testAtomicWriteLeavesNoTemporaryFile() throws {
         let url = temporaryDirectory()
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

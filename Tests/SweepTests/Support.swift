@@ -60,11 +60,10 @@ struct FakeCohort {
 /// placement-dependent signal so placements differ; placements named `broken…` fail.
 final class FakeRunner: JobRunner {
     let folds: Int
-    private(set) var ran: [String] = []
     init(folds: Int) { self.folds = folds }
 
     func run(_ job: SweepJob, log: (String) -> Void) throws -> JobOutcome {
-        ran.append(job.id)
+        usleep(1000)  // a job takes a moment, so every rank of a test world gets some
         if job.placement.hasPrefix("broken") { throw FakeFailure(description: "image case-03.png is unreadable") }
         var generator = SeededGenerator(seed: job.seed, stream: "scores")
         let signal = job.placement.hasPrefix("lowest") ? 0.3 : job.kind == .zeroShot ? 0.0 : 0.1
