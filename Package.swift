@@ -40,7 +40,7 @@ let package = Package(
         // Clinical metrics, exactly as scikit-learn computes them; depends on nothing.
         .target(name: "Evaluation", swiftSettings: optimize),
         // Plans sweeps, schedules jobs over MPI ranks, stores results, writes reports. The only layer that knows MPI.
-        .target(name: "Sweep", dependencies: ["Training", "Evaluation", "CMPI"], swiftSettings: optimize),
+        .target(name: "Sweep", dependencies: ["BLASCore", "Training", "Evaluation", "CMPI"], swiftSettings: optimize),
 
         .executableTarget(name: "clipcv", dependencies: ["BLASCore", "CLIP", "Cohort", "Training", "Evaluation", "Sweep"], swiftSettings: optimize),
 
