@@ -1,9 +1,14 @@
 import Foundation
 
+let clipcvVersion = "0.1.0"
+
 /// Every subcommand, in the order `clipcv --help` lists them.
 let commands: [Command] = [
     synthCommand,
     foldsCommand,
+    demoCommand,
+    sweepCommand,
+    reportCommand,
     trainCommand,
     predictCommand,
     embedCommand,
