@@ -53,27 +53,42 @@ public final class EncoderLayer: @unchecked Sendable {
 
     // MARK: Forward
 
-    /// Runs the layer on `input [B, T, C]` into `output`, saving in `saved` what backward needs.
-    func forward(input: Tensor, output: Tensor, saved a: LayerActivations, dropout generator: inout SeededGenerator?) throws {
+    /// Runs the layer on `input [B, T, C]` into `output`, saving in `saved` what backward needs. The layer-norm
+    /// outputs and the activation go to the stack-wide `scratch`: backward recomputes them (cheap elementwise
+    /// work) instead of every layer keeping them — a third less activation memory.
+    func forward(input: Tensor, output: Tensor, saved a: LayerActivations, scratch: LayerScratch,
+                 dropout generator: inout SeededGenerator?) throws {
         let c = shape.width
-        try LayerNorm.forward(output: a.norm1, mean: a.mean1, reciprocalStd: a.rstd1, input: input,
-                              weight: norm1Weight, bias: norm1Bias, epsilon: shape.epsilon)
+        try normalize1(input, into: scratch.norm, saved: a)
         // q, k, v into the column thirds of one fused buffer, read in place by attention.
         for (column, target) in [LoRATarget.query, .key, .value].enumerated() {
-            try linear(target, output: a.qkv.pointer + column * c, stride: 3 * c, input: a.norm1, generator: &generator)
+            try linear(target, output: a.qkv.pointer + column * c, stride: 3 * c, input: scratch.norm, generator: &generator)
         }
         try Attention.forward(output: a.attention, probabilities: a.probabilities, qkv: a.qkv, heads: shape.heads, causal: shape.causal)
         try linear(.output, output: a.middle.pointer, stride: c, input: a.attention, generator: &generator)
         try Residual.forward(output: a.middle, a.middle, input)
-        try LayerNorm.forward(output: a.norm2, mean: a.mean2, reciprocalStd: a.rstd2, input: a.middle,
-                              weight: norm2Weight, bias: norm2Bias, epsilon: shape.epsilon)
-        try linear(.fc1, output: a.hidden.pointer, stride: shape.intermediate, input: a.norm2, generator: &generator)
-        switch shape.activation {
-        case .quickGELU: try QuickGELU.forward(output: a.activated, input: a.hidden)
-        case .gelu: try GELU.forward(output: a.activated, input: a.hidden)
-        }
-        try linear(.fc2, output: output.pointer, stride: c, input: a.activated, generator: &generator)
+        try normalize2(a.middle, into: scratch.norm, saved: a)
+        try linear(.fc1, output: a.hidden.pointer, stride: shape.intermediate, input: scratch.norm, generator: &generator)
+        try activate(a.hidden, into: scratch.activated)
+        try linear(.fc2, output: output.pointer, stride: c, input: scratch.activated, generator: &generator)
         try Residual.forward(output: output, output, a.middle)
+    }
+
+    private func normalize1(_ input: Tensor, into output: Tensor, saved a: LayerActivations) throws {
+        try LayerNorm.forward(output: output, mean: a.mean1, reciprocalStd: a.rstd1, input: input,
+                              weight: norm1Weight, bias: norm1Bias, epsilon: shape.epsilon)
+    }
+
+    private func normalize2(_ middle: Tensor, into output: Tensor, saved a: LayerActivations) throws {
+        try LayerNorm.forward(output: output, mean: a.mean2, reciprocalStd: a.rstd2, input: middle,
+                              weight: norm2Weight, bias: norm2Bias, epsilon: shape.epsilon)
+    }
+
+    private func activate(_ hidden: Tensor, into output: Tensor) throws {
+        switch shape.activation {
+        case .quickGELU: try QuickGELU.forward(output: output, input: hidden)
+        case .gelu: try GELU.forward(output: output, input: hidden)
+        }
     }
 
     private func linear(_ target: LoRATarget, output: UnsafeMutablePointer<Float>, stride: Int, input: Tensor,
@@ -87,18 +102,21 @@ public final class EncoderLayer: @unchecked Sendable {
 
     /// Given `gradient` = dL/d output, accumulates every adapter's dA, dB and turns `gradient` into dL/d input
     /// (skipped when `needsInputGradient` is false: the lowest adapted layer of a tower, whose input is frozen).
-    func backward(gradient: Tensor, input: Tensor, saved a: LayerActivations, scratch g: LayerGradients, needsInputGradient: Bool) throws {
+    func backward(gradient: Tensor, input: Tensor, saved a: LayerActivations, scratch: LayerScratch, gradients g: LayerGradients,
+                  needsInputGradient: Bool) throws {
         let c = shape.width
-        // Through fc2 and the activation to fc1's output.
+        // Through fc2 and the activation to fc1's output. An fc2 adapter needs its input, act(hidden), again.
+        if adapters[.fc2] != nil { try activate(a.hidden, into: scratch.activated) }
         g.activated.zero()
-        try linearBackward(.fc2, outputGradient: gradient.pointer, stride: c, input: a.activated, inputGradient: g.activated)
+        try linearBackward(.fc2, outputGradient: gradient.pointer, stride: c, input: scratch.activated, inputGradient: g.activated)
         g.hidden.zero()
         switch shape.activation {
         case .quickGELU: try QuickGELU.backward(inputGradient: g.hidden, outputGradient: g.activated, input: a.hidden)
         case .gelu: try GELU.backward(inputGradient: g.hidden, outputGradient: g.activated, input: a.hidden)
         }
+        if adapters[.fc1] != nil { try normalize2(a.middle, into: scratch.norm, saved: a) }
         g.norm.zero()
-        try linearBackward(.fc1, outputGradient: g.hidden.pointer, stride: shape.intermediate, input: a.norm2, inputGradient: g.norm)
+        try linearBackward(.fc1, outputGradient: g.hidden.pointer, stride: shape.intermediate, input: scratch.norm, inputGradient: g.norm)
         // `gradient` already holds the residual path's dL/dm; LN₂ adds the MLP path.
         try LayerNorm.backward(inputGradient: gradient, weightGradient: nil, biasGradient: nil, outputGradient: g.norm,
                                input: a.middle, weight: norm2Weight, mean: a.mean2, reciprocalStd: a.rstd2)
@@ -114,8 +132,9 @@ public final class EncoderLayer: @unchecked Sendable {
         try Attention.backward(qkvGradient: g.qkv, outputGradient: g.attention, probabilities: a.probabilities, qkv: a.qkv,
                                heads: shape.heads, scratch: g.scores)
         if needsInputGradient { g.norm.zero() }
+        if qkvAdapted { try normalize1(input, into: scratch.norm, saved: a) }
         for (column, target) in [LoRATarget.query, .key, .value].enumerated() {
-            try linearBackward(target, outputGradient: g.qkv.pointer + column * c, stride: 3 * c, input: a.norm1,
+            try linearBackward(target, outputGradient: g.qkv.pointer + column * c, stride: 3 * c, input: scratch.norm,
                                inputGradient: needsInputGradient ? g.norm : nil)
         }
         if needsInputGradient {
@@ -138,35 +157,54 @@ public final class EncoderLayer: @unchecked Sendable {
 
 /// What one layer's forward saves for its backward, for `[B, T]` tokens (allocated once, reused every step).
 final class LayerActivations {
-    let norm1: Tensor, mean1: Tensor, rstd1: Tensor, qkv: Tensor, probabilities: Tensor, attention: Tensor
-    let middle: Tensor, norm2: Tensor, mean2: Tensor, rstd2: Tensor, hidden: Tensor, activated: Tensor
+    let mean1: Tensor, rstd1: Tensor, qkv: Tensor, probabilities: Tensor, attention: Tensor
+    let middle: Tensor, mean2: Tensor, rstd2: Tensor, hidden: Tensor
 
     init(shape: EncoderShape, batch: Int, tokens: Int) {
         let c = shape.width
-        norm1 = Tensor(zeros: [batch, tokens, c]); mean1 = Tensor(zeros: [batch * tokens]); rstd1 = Tensor(zeros: [batch * tokens])
+        mean1 = Tensor(zeros: [batch * tokens]); rstd1 = Tensor(zeros: [batch * tokens])
         qkv = Tensor(zeros: [batch, tokens, 3 * c])
         probabilities = Tensor(zeros: [batch, shape.heads, tokens, tokens])
         attention = Tensor(zeros: [batch, tokens, c])
         middle = Tensor(zeros: [batch, tokens, c])
-        norm2 = Tensor(zeros: [batch, tokens, c]); mean2 = Tensor(zeros: [batch * tokens]); rstd2 = Tensor(zeros: [batch * tokens])
+        mean2 = Tensor(zeros: [batch * tokens]); rstd2 = Tensor(zeros: [batch * tokens])
         hidden = Tensor(zeros: [batch, tokens, shape.intermediate])
-        activated = Tensor(zeros: [batch, tokens, shape.intermediate])
     }
 
     /// The first `batch` items as views (a smaller last batch reuses the same memory).
     private init(_ full: LayerActivations, batch: Int, tokens: Int) throws {
         let rows = batch * tokens
-        norm1 = try full.norm1.rows(0..<batch); mean1 = try full.mean1.rows(0..<rows); rstd1 = try full.rstd1.rows(0..<rows)
+        mean1 = try full.mean1.rows(0..<rows); rstd1 = try full.rstd1.rows(0..<rows)
         qkv = try full.qkv.rows(0..<batch); probabilities = try full.probabilities.rows(0..<batch)
         attention = try full.attention.rows(0..<batch); middle = try full.middle.rows(0..<batch)
-        norm2 = try full.norm2.rows(0..<batch); mean2 = try full.mean2.rows(0..<rows); rstd2 = try full.rstd2.rows(0..<rows)
-        hidden = try full.hidden.rows(0..<batch); activated = try full.activated.rows(0..<batch)
+        mean2 = try full.mean2.rows(0..<rows); rstd2 = try full.rstd2.rows(0..<rows)
+        hidden = try full.hidden.rows(0..<batch)
     }
 
-    var batch: Int { norm1.shape[0] }
+    var batch: Int { qkv.shape[0] }
 
     func prefix(batch: Int) throws -> LayerActivations {
-        batch == self.batch ? self : try LayerActivations(self, batch: batch, tokens: norm1.shape[1])
+        batch == self.batch ? self : try LayerActivations(self, batch: batch, tokens: qkv.shape[1])
+    }
+}
+
+/// Values a layer uses only for a moment — layer-norm outputs and the MLP activation — shared by every layer of a
+/// stack, and refilled in backward when an adapter needs them.
+final class LayerScratch {
+    let norm: Tensor, activated: Tensor
+
+    init(shape: EncoderShape, batch: Int, tokens: Int) {
+        norm = Tensor(zeros: [batch, tokens, shape.width])
+        activated = Tensor(zeros: [batch, tokens, shape.intermediate])
+    }
+
+    private init(_ full: LayerScratch, batch: Int) throws {
+        norm = try full.norm.rows(0..<batch)
+        activated = try full.activated.rows(0..<batch)
+    }
+
+    func prefix(batch: Int) throws -> LayerScratch {
+        batch == norm.shape[0] ? self : try LayerScratch(self, batch: batch)
     }
 }
 

@@ -33,7 +33,7 @@ public final class TransformerStack: @unchecked Sendable {
         for index in startLayer..<layers.count {
             let saved = try (space.saved[index] ?? space.transient).prefix(batch: batch)
             try layers[index].forward(input: try space.streams[index].rows(0..<batch), output: try space.streams[index + 1].rows(0..<batch),
-                                      saved: saved, dropout: &generator)
+                                      saved: saved, scratch: try space.scratch.prefix(batch: batch), dropout: &generator)
         }
         space.lastBatch = batch
         return try space.streams[layers.count].rows(0..<batch)
@@ -47,7 +47,8 @@ public final class TransformerStack: @unchecked Sendable {
         var noDropout: SeededGenerator? = nil
         for index in 0..<count {
             try layers[index].forward(input: try space.streams[index].rows(0..<batch), output: try space.streams[index + 1].rows(0..<batch),
-                                      saved: try space.transient.prefix(batch: batch), dropout: &noDropout)
+                                      saved: try space.transient.prefix(batch: batch), scratch: try space.scratch.prefix(batch: batch),
+                                      dropout: &noDropout)
         }
         return try space.streams[count].rows(0..<batch).clone()
     }
@@ -61,11 +62,11 @@ public final class TransformerStack: @unchecked Sendable {
                     "encoder backward: gradient \(outputGradient.shape) should be [\(batch), \(space.tokens), \(shape.width)]")
         let gradient = try space.streamGradient.rows(0..<batch)
         try gradient.copy(from: outputGradient)
-        let scratch = try space.gradients.prefix(batch: batch)
+        let gradients = try space.gradients.prefix(batch: batch), scratch = try space.scratch.prefix(batch: batch)
         for index in stride(from: layers.count - 1, through: lowest, by: -1) {
             guard let saved = space.saved[index] else { throw ShapeError("encoder backward: layer \(index) saved no activations") }
             try layers[index].backward(gradient: gradient, input: try space.streams[index].rows(0..<batch), saved: saved.prefix(batch: batch),
-                                       scratch: scratch, needsInputGradient: index > lowest)
+                                       scratch: scratch, gradients: gradients, needsInputGradient: index > lowest)
         }
     }
 
@@ -94,6 +95,7 @@ public final class TransformerStack: @unchecked Sendable {
         let streams: [Tensor]
         let saved: [LayerActivations?]
         let transient: LayerActivations
+        let scratch: LayerScratch
         let gradients: LayerGradients
         let streamGradient: Tensor
         var lastBatch = 0
@@ -107,6 +109,7 @@ public final class TransformerStack: @unchecked Sendable {
                 savedFrom.map { index >= $0 } == true ? LayerActivations(shape: shape, batch: capacity, tokens: tokens) : nil
             }
             transient = LayerActivations(shape: shape, batch: capacity, tokens: tokens)
+            scratch = LayerScratch(shape: shape, batch: capacity, tokens: tokens)
             let trains = savedFrom != nil
             gradients = LayerGradients(shape: shape, batch: trains ? capacity : 0, tokens: trains ? tokens : 0)
             streamGradient = Tensor(zeros: [trains ? capacity : 0, tokens, shape.width])
