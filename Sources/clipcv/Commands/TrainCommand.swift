@@ -51,7 +51,7 @@ let trainCommand = Command(
             log?.write(#"{"step":\#(record.step),"epoch":\#(record.epoch),"loss":\#(record.loss),"lr":\#(record.lr)}"#)
             progress.advance(to: record.step, note: "epoch \(record.epoch) loss \(String(format: "%.4f", record.loss))")
         }
-        try PEFTAdapter(model: experiment.model).write(to: URL(fileURLWithPath: try arguments.string("save-adapter")), baseModel: modelDirectory.path)
+        try PEFTAdapter(model: experiment.model).write(to: URL(fileURLWithPath: try arguments.string("save-adapter")), baseModel: try arguments.string("model"))
         stderrLine("train: adapter saved to \(try arguments.string("save-adapter"))")
         return 0
     })
