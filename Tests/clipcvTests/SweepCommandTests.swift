@@ -48,12 +48,12 @@ final class SweepCommandTests: XCTestCase {
     /// kill -9 of the whole MPI job in the middle, then --resume: the same predictions and metrics as a run never killed.
     func testKilledRunResumesToTheSameResult() throws {
         let reference = Self.workspace.appendingPathComponent("uninterrupted"), killed = Self.workspace.appendingPathComponent("killed")
-        let uninterrupted = try Executable.run(sweepArguments(out: reference, epochs: 6), launcher: Executable.mpirun(ranks: 2))
+        let uninterrupted = try Executable.run(sweepArguments(out: reference, epochs: 15), launcher: Executable.mpirun(ranks: 2))
         XCTAssertEqual(uninterrupted.status, 0, uninterrupted.errors)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")  // env execs mpirun: the same pid
-        process.arguments = Executable.mpirun(ranks: 2) + [Executable.url.path] + sweepArguments(out: killed, epochs: 6)
+        process.arguments = Executable.mpirun(ranks: 2) + [Executable.url.path] + sweepArguments(out: killed, epochs: 15)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -71,7 +71,7 @@ final class SweepCommandTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(finishedBeforeKill, 4)
         XCTAssertLessThan(finishedBeforeKill, 30, "the run finished before it could be killed")
 
-        let resumed = try Executable.run(sweepArguments(out: killed, epochs: 6) + ["--resume"], launcher: Executable.mpirun(ranks: 2))
+        let resumed = try Executable.run(sweepArguments(out: killed, epochs: 15) + ["--resume"], launcher: Executable.mpirun(ranks: 2))
         XCTAssertEqual(resumed.status, 0, resumed.errors)
         XCTAssertEqual(try file(killed, "predictions.csv"), try file(reference, "predictions.csv"))
         XCTAssertEqual(try file(killed, "metrics.csv"), try file(reference, "metrics.csv"))
