@@ -124,8 +124,7 @@ public final class VisionTower: @unchecked Sendable {
 
     private func buffers(batch: Int) throws -> Buffers {
         if let b = buffers, b.capacity >= batch { return b }
-        let b = Buffers(configuration: configuration, tokens: tokens, projection: projection.outFeatures, capacity: batch,
-                        trains: true)
+        let b = Buffers(configuration: configuration, tokens: tokens, projection: projection.outFeatures, capacity: batch)
         buffers = b
         return b
     }
@@ -136,7 +135,7 @@ public final class VisionTower: @unchecked Sendable {
         let classTokens: Tensor, pooled: Tensor, pooledMean: Tensor, pooledRstd: Tensor, embeds: Tensor
         let pooledGradient: Tensor, classGradient: Tensor, hiddenGradient: Tensor
 
-        init(configuration: VisionConfiguration, tokens: Int, projection: Int, capacity: Int, trains: Bool) {
+        init(configuration: VisionConfiguration, tokens: Int, projection: Int, capacity: Int) {
             self.capacity = capacity
             let c = configuration.hiddenSize, p = configuration.patchSize
             let patchCount = tokens - 1

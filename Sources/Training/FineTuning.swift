@@ -67,6 +67,7 @@ public final class FineTuner {
     public func train(_ images: CaseImages, cases: [Int], labels: [Int], onStep: (StepRecord) -> Void = { _ in }) throws -> [StepRecord] {
         try require(cases.count == labels.count, "train: \(cases.count) cases but \(labels.count) labels")
         try require(!cases.isEmpty, "train: no training cases")
+        try require(settings.epochs >= 1 && settings.batchSize >= 1, "train: epochs and batch size must be at least 1")
         let batchCapacity = min(settings.batchSize, cases.count)
         let size = images.imageSize
         let pixels = Tensor(zeros: [batchCapacity, 3, size, size])
@@ -76,7 +77,7 @@ public final class FineTuner {
         var dropout: SeededGenerator? = SeededGenerator(seed: seed, stream: "dropout")
         let cache = settings.frozenPrefixCache && !settings.augment ? FrozenPrefixCache(model: model) : nil
         var records: [StepRecord] = []
-        for epoch in 1...max(1, settings.epochs) where settings.epochs > 0 {
+        for epoch in 1...settings.epochs {
             var order = Array(cases.indices)
             if settings.shuffle {
                 var shuffler = SeededGenerator(seed: seed, stream: "shuffle", "epoch=\(epoch)")
