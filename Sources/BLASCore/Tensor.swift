@@ -111,8 +111,9 @@ public final class Tensor: @unchecked Sendable {
 
 // MARK: - Shape checks shared by every kernel
 
+/// Throws a `ShapeError` with `message` unless `condition` holds: the one precondition check of every layer.
 @inline(__always)
-func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+public func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
     if !condition { throw ShapeError(message()) }
 }
 

@@ -116,7 +116,3 @@ public final class TransformerStack: @unchecked Sendable {
         }
     }
 }
-
-func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
-    if !condition { throw ShapeError(message()) }
-}

@@ -170,7 +170,3 @@ final class FrozenPrefixCache {
         return batch
     }
 }
-
-func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
-    if !condition { throw ShapeError(message()) }
-}
