@@ -19,6 +19,17 @@ public enum ProcessResources {
         return write(descriptor, "5", 1) == 1
     }
 
+    /// Proportional set size in MiB (`Pss` of /proc/self/smaps_rollup): resident memory with every shared page
+    /// divided among the processes that map it, so summing it over the ranks of a node counts memory-mapped
+    /// weights once. Nil where smaps_rollup does not exist.
+    public static func proportionalSetMegabytes() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/smaps_rollup", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("Pss:") {
+            return Double(line.dropFirst(4).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "").map { $0 / 1024 }
+        }
+        return nil
+    }
+
     /// The CPUs this process may run on (its affinity mask, which reflects mpirun's `--bind-to` and cgroup
     /// cpusets), as bit words: bit i of word i/64 is CPU i.
     public static func allowedCPUs() -> [UInt64] {
