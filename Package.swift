@@ -27,9 +27,10 @@ let package = Package(
         // target, whose include/ folder (module map, shim, a forwarding znzlib.h) reaches every client's search path.
         .target(name: "CNIfTI", path: "Sources/CNIfTI"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
         // The shared compute core: tensors, GEMM, kernels with forward and backward side by side.
-        .target(name: "BLASCore", dependencies: ["CBLAS"], swiftSettings: optimize),
+        .target(name: "BLASCore", dependencies: ["CBLAS", "CDNNL"], swiftSettings: optimize),
 
         // Hugging Face CLIP: config, safetensors, BPE tokenizer, both towers, LoRA adapters, forward and backward.
         .target(name: "CLIP", dependencies: ["BLASCore"], swiftSettings: optimize),

@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# C libraries from Debian: OpenBLAS (GEMM), Open MPI (ranks), stb (PNG/JPEG), nifti2 (NIfTI volumes).
-packages=(pkg-config libopenblas-dev libopenmpi-dev openmpi-bin libstb-dev libnifti2-dev zlib1g-dev)
+# C libraries from Debian: OpenBLAS (GEMM), oneDNN (bf16 GEMM), Open MPI (ranks), stb (PNG/JPEG),
+# nifti2 (NIfTI volumes).
+packages=(pkg-config libopenblas-dev libdnnl-dev libopenmpi-dev openmpi-bin libstb-dev libnifti2-dev zlib1g-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,10 +1,29 @@
 import CBLAS
 import Synchronization
 
-/// Row-major single-precision matrix multiply over OpenBLAS: `C = alpha · op(A) · op(B) + beta · C`.
+/// Row-major matrix multiply with fp32 operands and results: `C = alpha · op(A) · op(B) + beta · C`.
 ///
-/// Every matrix product in clipcv goes through here, so a different backend (e.g. bf16) changes nothing above it.
+/// Every matrix product in clipcv goes through here, so the arithmetic precision is one process-wide switch
+/// (`GEMM.precision`) and nothing above this type changes with it.
 public enum GEMM {
+    /// How products are computed; inputs and outputs stay fp32 either way.
+    public enum Precision: String, Sendable, CaseIterable {
+        /// OpenBLAS `sgemm`: the default, and what every parity test uses.
+        case float32 = "fp32"
+        /// Operands rounded to bf16, fp32 accumulation (oneDNN); products with a side shorter than
+        /// `bfloat16MinimumDimension` (per-head attention, LoRA rank) stay fp32.
+        case bfloat16 = "bf16"
+    }
+
+    /// The precision of every following product, process-wide; `.float32` unless set.
+    public static var precision: Precision {
+        get { selectedPrecision.load(ordering: .relaxed) == 0 ? .float32 : .bfloat16 }
+        set { selectedPrecision.store(newValue == .float32 ? 0 : 1, ordering: .relaxed) }
+    }
+
+    /// Under `.bfloat16`, products with `min(m, n, k)` below this are still computed in fp32.
+    public static var bfloat16MinimumDimension: Int { BFloat16GEMM.minimumDimension }
+
     /// Floating-point operations issued since the last `resetFlopCount()` (2·m·n·k per product), for benchmarks.
     public static var flopCount: Int { issuedFlops.load(ordering: .relaxed) }
     public static func resetFlopCount() { issuedFlops.store(0, ordering: .relaxed) }
@@ -20,8 +39,25 @@ public enum GEMM {
     ) {
         guard m > 0, n > 0 else { return }
         issuedFlops.add(2 * m * n * k, ordering: .relaxed)
+        if precision == .bfloat16, BFloat16GEMM.accepts(m: m, n: n, k: k) {
+            BFloat16GEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Which kernel computes this product under the current precision, e.g. "OpenBLAS sgemm (Haswell)" or
+    /// "oneDNN brg:avx512_core_bf16" (for benchmark reports).
+    public static func implementation(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+                                      ldc: Int? = nil, alpha: Float = 1, beta: Float = 0) -> String {
+        guard precision == .bfloat16, BFloat16GEMM.accepts(m: m, n: n, k: k) else {
+            return "OpenBLAS sgemm (\(BLASThreads.coreName))"
+        }
+        let name = BFloat16GEMM.implementation(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                                               ldc: ldc ?? n, alpha: alpha, beta: beta)
+        return "oneDNN \(name)"
     }
 
     /// `count` independent products whose operands start `strideA`, `strideB`, `strideC` elements apart.
@@ -54,3 +90,4 @@ public enum GEMM {
 }
 
 private let issuedFlops = Atomic<Int>(0)
+private let selectedPrecision = Atomic<UInt8>(0)

@@ -1,0 +1,194 @@
+import CDNNL
+import Foundation
+import XCTest
+@testable import BLASCore
+import TestSupport
+
+/// The bf16 backend of `GEMM` (oneDNN) against Double references, and the fp32 default it must not disturb.
+final class BFloat16GEMMTests: XCTestCase {
+    private let transposes = [(false, false), (true, false), (false, true), (true, true)]
+
+    override func tearDown() {
+        GEMM.precision = .float32
+        super.tearDown()
+    }
+
+    func testDefaultPrecisionIsFloat32AndExact() throws {
+        XCTAssertEqual(GEMM.precision, .float32)
+        // Values that bf16 cannot hold: an fp32 product stays within fp32 rounding of the Double reference.
+        let product = Product(m: 72, n: 80, k: 96, transposeA: false, transposeB: true, seed: 10)
+        product.run()
+        XCTAssertLessThanOrEqual(product.relativeError(), 1e-6)
+        XCTAssertTrue(GEMM.implementation(m: 72, n: 80, k: 96).hasPrefix("OpenBLAS"))
+    }
+
+    func testIntegerMatricesAreExactInEveryTransposeCombination() {
+        GEMM.precision = .bfloat16
+        for (transposeA, transposeB) in transposes {
+            // Integers up to 8 are exact in bf16 and every partial sum is exact in fp32; alpha, beta are powers of 2.
+            let product = Product(m: 64, n: 72, k: 80, transposeA: transposeA, transposeB: transposeB, seed: 11,
+                                  integers: true, alpha: 2, beta: 0.5)
+            product.run()
+            XCTAssertEqual(product.relativeError(), 0, "transposeA \(transposeA) transposeB \(transposeB)")
+        }
+    }
+
+    func testRandomMatricesWithinBFloat16Tolerance() {
+        GEMM.precision = .bfloat16
+        for (transposeA, transposeB) in transposes {
+            let product = Product(m: 96, n: 64, k: 128, transposeA: transposeA, transposeB: transposeB, seed: 12,
+                                  alpha: 0.75, beta: -1.5)
+            product.run()
+            let error = product.relativeError()
+            XCTAssertLessThanOrEqual(error, 1e-2, "transposeA \(transposeA) transposeB \(transposeB)")
+            // bf16 keeps 8 significant bits: an error this far above fp32 rounding shows the bf16 path ran.
+            XCTAssertGreaterThan(error, 1e-5, "transposeA \(transposeA) transposeB \(transposeB)")
+        }
+    }
+
+    func testStridedOperandsAndColumnBlockOutput() {
+        GEMM.precision = .bfloat16
+        for (transposeA, transposeB) in transposes {
+            // Operands read as column blocks of wider matrices, the result written into the middle third of C.
+            let product = Product(m: 64, n: 64, k: 96, transposeA: transposeA, transposeB: transposeB, seed: 13,
+                                  integers: true, beta: 1, padA: 24, padB: 40, blockOffsetC: 64, ldc: 192)
+            product.run()
+            XCTAssertEqual(product.relativeError(), 0, "transposeA \(transposeA) transposeB \(transposeB)")
+            XCTAssertTrue(product.untouchedOutsideBlock(), "columns outside the output block were written")
+        }
+    }
+
+    func testSmallProductsStayInFloat32() {
+        GEMM.precision = .bfloat16
+        // One attention head of ViT-B/32: below the bf16 size threshold, so exactly OpenBLAS's result.
+        let product = Product(m: 50, n: 50, k: 64, transposeA: false, transposeB: true, seed: 14)
+        product.run()
+        XCTAssertLessThanOrEqual(product.relativeError(), 1e-6)
+        XCTAssertTrue(GEMM.implementation(transposeB: true, m: 50, n: 50, k: 64).hasPrefix("OpenBLAS"))
+        XCTAssertTrue(GEMM.implementation(m: 64, n: 64, k: 64).hasPrefix("oneDNN"))
+    }
+
+    func testTensorFormUsesTheSelectedPrecision() throws {
+        let a = randomTensor([64, 96], seed: 15), b = randomTensor([96, 80], seed: 16)
+        let float32 = Tensor(zeros: [64, 80]), bfloat16 = Tensor(zeros: [64, 80])
+        try GEMM.multiply(a, b, into: float32)
+        GEMM.precision = .bfloat16
+        try GEMM.multiply(a, b, into: bfloat16)
+        let difference = zip(float32.values, bfloat16.values).map { abs($0 - $1) }.max() ?? 0
+        let largest = float32.values.map(abs).max() ?? 0
+        XCTAssertGreaterThan(difference, 0)
+        XCTAssertLessThanOrEqual(difference / largest, 1e-2)
+    }
+
+    func testOpenMPThreadsFollowBLASThreads() {
+        let saved = BLASThreads.count
+        defer { BLASThreads.set(saved) }
+        GEMM.precision = .bfloat16
+        for threads in [1, 2] {
+            BLASThreads.set(threads)
+            let product = Product(m: 64, n: 64, k: 64, transposeA: false, transposeB: false, seed: 17, integers: true)
+            product.run()
+            XCTAssertEqual(product.relativeError(), 0)
+            XCTAssertEqual(Int(omp_get_max_threads()), threads)
+        }
+    }
+
+    func testConcurrentCallersGetTheirOwnResults() {
+        GEMM.precision = .bfloat16
+        let products = (0..<4).map { Product(m: 64 + 8 * $0, n: 72, k: 64, transposeA: $0 % 2 == 1, transposeB: false,
+                                             seed: 20 + UInt64($0), integers: true) }
+        DispatchQueue.concurrentPerform(iterations: products.count) { products[$0].run() }
+        for product in products { XCTAssertEqual(product.relativeError(), 0) }
+    }
+
+    func testRoundingToNearestEven() {
+        func rounded(_ value: Float) -> UInt16 { bfloat16Bits(SIMD8(repeating: value))[0] }
+        XCTAssertEqual(rounded(1), 0x3F80)
+        XCTAssertEqual(rounded(1 + 0x1p-8), 0x3F80, "halfway, to the even neighbour below")
+        XCTAssertEqual(rounded(1 + 3 * 0x1p-8), 0x3F82, "halfway, to the even neighbour above")
+        XCTAssertEqual(rounded(1 + 0x1p-8 + 0x1p-20), 0x3F81, "above halfway rounds up")
+        XCTAssertEqual(rounded(-2.5), 0xC020)
+        XCTAssertEqual(rounded(.infinity), 0x7F80)
+        XCTAssertEqual(rounded(.greatestFiniteMagnitude), 0x7F80, "overflows to infinity as IEEE rounding does")
+        let nan = rounded(Float(bitPattern: 0x7FFF_FFFF))
+        XCTAssertEqual(nan & 0x7F80, 0x7F80)
+        XCTAssertNotEqual(nan & 0x007F, 0, "NaN stays NaN")
+        // The vector loop and its scalar tail agree: a row of 11 (8 + 3) equals element-wise rounding.
+        let values: [Float] = (0..<11).map { Float($0) * 0.3141 - 1.7 }
+        var output = [UInt16](repeating: 0, count: 11)
+        values.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer {
+                roundToBFloat16(source.baseAddress!, rows: 1, columns: 11, stride: 11, into: $0.baseAddress!)
+            }
+        }
+        XCTAssertEqual(output, values.map(rounded))
+    }
+}
+
+/// One `GEMM.multiply` call on (possibly strided) operands with its Double reference.
+private final class Product: @unchecked Sendable {
+    let m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float, beta: Float
+    let lda: Int, ldb: Int, ldc: Int, blockOffsetC: Int
+    let a: [Float], b: [Float], initialC: [Float]
+    var c: [Float]
+
+    init(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, seed: UInt64, integers: Bool = false,
+         alpha: Float = 1, beta: Float = 0, padA: Int = 0, padB: Int = 0, blockOffsetC: Int = 0, ldc: Int? = nil) {
+        (self.m, self.n, self.k, self.transposeA, self.transposeB, self.alpha, self.beta) = (m, n, k, transposeA, transposeB, alpha, beta)
+        let (aRows, aColumns) = transposeA ? (k, m) : (m, k)
+        let (bRows, bColumns) = transposeB ? (n, k) : (k, n)
+        lda = aColumns + padA
+        ldb = bColumns + padB
+        self.ldc = ldc ?? n
+        self.blockOffsetC = blockOffsetC
+        var generator = SeededGenerator(seed: seed)
+        func values(_ count: Int) -> [Float] {
+            (0..<count).map { _ in
+                integers ? Float(Int(generator.nextUniform() * 17) - 8) : generator.nextUniform() * 2 - 1
+            }
+        }
+        a = values(aRows * lda)
+        b = values(bRows * ldb)
+        initialC = values(m * self.ldc)
+        c = initialC
+    }
+
+    func run() {
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    GEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                  a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb,
+                                  beta: beta, c: c.baseAddress! + blockOffsetC, ldc: ldc)
+                }
+            }
+        }
+    }
+
+    /// max |C − reference| / max |reference| over the output block.
+    func relativeError() -> Double {
+        var worst = 0.0, largest = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k {
+                    let av = transposeA ? a[p * lda + i] : a[i * lda + p]
+                    let bv = transposeB ? b[j * ldb + p] : b[p * ldb + j]
+                    sum += Double(av) * Double(bv)
+                }
+                let index = i * ldc + blockOffsetC + j
+                let expected = Double(alpha) * sum + Double(beta) * Double(initialC[index])
+                worst = max(worst, abs(Double(c[index]) - expected))
+                largest = max(largest, abs(expected))
+            }
+        }
+        return worst / largest
+    }
+
+    func untouchedOutsideBlock() -> Bool {
+        (0..<c.count).allSatisfy { index in
+            let column = index % ldc
+            return (blockOffsetC..<blockOffsetC + n).contains(column) || c[index] == initialC[index]
+        }
+    }
+}
