@@ -205,9 +205,13 @@ private func checked(_ status: dnnl_status_t, _ what: @autoclosure () -> String)
 @inline(__always)
 func bfloat16Bits(_ values: SIMD8<Float>) -> SIMD8<UInt16> {
     let bits = unsafeBitCast(values, to: SIMD8<UInt32>.self)
-    var rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
-    rounded.replace(with: (bits &>> 16) | 0x40, where: (bits & 0x7FFF_FFFF) .> 0x7F80_0000)
-    return SIMD8<UInt16>(truncatingIfNeeded: rounded)
+    let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
+    let quietNaN = (bits &>> 16) | 0x40
+    // All ones where the magnitude exceeds infinity's bits (NaN): the sign of 0x7F800000 − magnitude. Bit
+    // arithmetic, because Swift compiles integer SIMD comparisons to a loop over lanes.
+    let magnitude = unsafeBitCast(bits & 0x7FFF_FFFF, to: SIMD8<Int32>.self)
+    let isNaN = unsafeBitCast((SIMD8<Int32>(repeating: 0x7F80_0000) &- magnitude) &>> 31, to: SIMD8<UInt32>.self)
+    return SIMD8<UInt16>(truncatingIfNeeded: (rounded & ~isNaN) | (quietNaN & isNaN))
 }
 
 /// Rounds a `rows × columns` matrix with row stride `stride` into a dense bf16 matrix.
