@@ -8,8 +8,9 @@ let benchCommand = Command(
     summary: "measure throughput (GFLOP/s, GB/s, seconds per step) and print one JSON object",
     details: """
     benchmarks:
-      gemm    sgemm GFLOP/s for the GEMM shapes of a ViT-B/32 layer at batch 16 (M = 800 tokens) forward and
-              backward, and 2048³; GB/s of the elementwise kernels
+      gemm    GFLOP/s for the GEMM shapes of a ViT-B/32 layer at batch 16 (M = 800 tokens) forward and
+              backward, and 2048³, in fp32 (OpenBLAS sgemm) and bf16 (oneDNN, with the kernel it picked);
+              GB/s of the elementwise kernels
     """,
     positionals: "BENCHMARK",
     options: [
@@ -68,8 +69,14 @@ func printJSON<T: Encodable>(_ value: T) throws {
 enum GEMMBenchmark {
     struct Shape: Encodable {
         let name: String, m: Int, n: Int, k: Int
+        /// Whether B is used transposed, as `Linear.forward` uses its `[out, in]` weight.
+        let transposeB: Bool
         var gflops = 0.0
         var seconds = 0.0
+        var bf16Gflops = 0.0
+        var bf16Seconds = 0.0
+        var bf16Speedup = 0.0
+        var bf16Implementation = ""
     }
     struct Kernel: Encodable {
         let name: String
@@ -81,31 +88,49 @@ enum GEMMBenchmark {
         let benchmark = "gemm"
         let threads: Int
         let openblasCore: String
+        /// Under bf16, products with a side shorter than this stay in fp32 OpenBLAS.
+        let bf16MinimumDimension: Int
         let gemm: [Shape]
         let elementwise: [Kernel]
     }
 
-    /// ViT-B/32 at batch 16: 16 × 50 tokens, width 768, MLP 3072. Backward shapes are the input-gradient
-    /// products dX = dY·W (the only weight-side GEMMs a frozen base needs).
+    /// ViT-B/32 at batch 16: 16 × 50 tokens, width 768, MLP 3072. Forward shapes are x·Wᵀ with PyTorch's
+    /// `[out, in]` weights; backward shapes are the input-gradient products dX = dY·W (the only weight-side
+    /// GEMMs a frozen base needs). One attention head (scores Q·Kᵀ) shows the small products bf16 leaves in fp32.
     static let shapes: [Shape] = [
-        Shape(name: "qkv_forward", m: 800, n: 2304, k: 768),
-        Shape(name: "fc1_forward", m: 800, n: 3072, k: 768),
-        Shape(name: "fc2_forward", m: 800, n: 768, k: 3072),
-        Shape(name: "qkv_backward_input", m: 800, n: 768, k: 2304),
-        Shape(name: "fc1_backward_input", m: 800, n: 768, k: 3072),
-        Shape(name: "fc2_backward_input", m: 800, n: 3072, k: 768),
-        Shape(name: "square_2048", m: 2048, n: 2048, k: 2048),
+        Shape(name: "qkv_forward", m: 800, n: 2304, k: 768, transposeB: true),
+        Shape(name: "fc1_forward", m: 800, n: 3072, k: 768, transposeB: true),
+        Shape(name: "fc2_forward", m: 800, n: 768, k: 3072, transposeB: true),
+        Shape(name: "qkv_backward_input", m: 800, n: 768, k: 2304, transposeB: false),
+        Shape(name: "fc1_backward_input", m: 800, n: 768, k: 3072, transposeB: false),
+        Shape(name: "fc2_backward_input", m: 800, n: 3072, k: 768, transposeB: false),
+        Shape(name: "attention_head_scores", m: 50, n: 50, k: 64, transposeB: true),
+        Shape(name: "square_2048", m: 2048, n: 2048, k: 2048, transposeB: false),
     ]
 
     static func run(repeats: Int) throws -> Report {
+        let savedPrecision = GEMM.precision
+        defer { GEMM.precision = savedPrecision }
         var measured: [Shape] = []
         for var shape in shapes {
-            let a = randomTensor([shape.m, shape.k]), b = randomTensor([shape.k, shape.n]), c = Tensor(zeros: [shape.m, shape.n])
-            shape.seconds = try medianSeconds(repeats: repeats) { try GEMM.multiply(a, b, into: c) }
-            shape.gflops = 2 * Double(shape.m * shape.n * shape.k) / shape.seconds / 1e9
+            let a = randomTensor([shape.m, shape.k]), c = Tensor(zeros: [shape.m, shape.n])
+            let b = randomTensor(shape.transposeB ? [shape.n, shape.k] : [shape.k, shape.n])
+            let flops = 2 * Double(shape.m * shape.n * shape.k)
+            // Small products take microseconds: time enough of them per sample to rise above timer noise.
+            let batch = Swift.max(1, Int(1e8 / flops))
+            let product = { for _ in 0..<batch { try GEMM.multiply(a, transposed: false, b, transposed: shape.transposeB, into: c) } }
+            GEMM.precision = .float32
+            shape.seconds = try medianSeconds(repeats: repeats, product) / Double(batch)
+            shape.gflops = flops / shape.seconds / 1e9
+            GEMM.precision = .bfloat16
+            shape.bf16Seconds = try medianSeconds(repeats: repeats, product) / Double(batch)
+            shape.bf16Gflops = flops / shape.bf16Seconds / 1e9
+            shape.bf16Speedup = shape.seconds / shape.bf16Seconds
+            shape.bf16Implementation = GEMM.implementation(transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k)
             measured.append(shape)
         }
-        return Report(threads: BLASThreads.count, openblasCore: BLASThreads.coreName, gemm: measured,
+        return Report(threads: BLASThreads.count, openblasCore: BLASThreads.coreName,
+                      bf16MinimumDimension: GEMM.bfloat16MinimumDimension, gemm: measured,
                       elementwise: try elementwise(repeats: repeats))
     }
 
