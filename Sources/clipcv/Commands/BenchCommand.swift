@@ -70,7 +70,7 @@ enum GEMMBenchmark {
     struct Shape: Encodable {
         let name: String, m: Int, n: Int, k: Int
         /// Whether B is used transposed, as `Linear.forward` uses its `[out, in]` weight.
-        let transposeB: Bool
+        var transposeB = false
         var gflops = 0.0
         var seconds = 0.0
         var bf16Gflops = 0.0
@@ -118,7 +118,7 @@ enum GEMMBenchmark {
             let flops = 2 * Double(shape.m * shape.n * shape.k)
             // Small products take microseconds: time enough of them per sample to rise above timer noise.
             let batch = Swift.max(1, Int(1e8 / flops))
-            let product = { for _ in 0..<batch { try GEMM.multiply(a, transposed: false, b, transposed: shape.transposeB, into: c) } }
+            let product = { for _ in 0..<batch { try GEMM.multiply(a, b, into: c, transposeB: shape.transposeB) } }
             GEMM.precision = .float32
             shape.seconds = try medianSeconds(repeats: repeats, product) / Double(batch)
             shape.gflops = flops / shape.seconds / 1e9
