@@ -22,6 +22,7 @@ let benchCommand = Command(
         .value("lora-targets", "LIST", help: "train: adapted modules", default: "q,v"),
         .value("lora-rank", "R", help: "train: LoRA rank", default: "8"),
         .flag("frozen-prefix-cache", help: "train: start from cached outputs of the frozen layers below the adapters"),
+        .value("precision", "P", help: "encode/train: GEMM precision, fp32 or bf16 (bf16 operands, fp32 accumulation; gemm always reports both)", default: "fp32"),
     ],
     run: { arguments in
         guard let which = arguments.positional.first, arguments.positional.count == 1 else {
@@ -33,6 +34,11 @@ let benchCommand = Command(
             BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
         }
         let repeats = try arguments.int("repeats")
+        let precision = try arguments.string("precision")
+        guard let selected = GEMM.Precision(rawValue: precision) else {
+            throw UsageError("--precision must be fp32 or bf16, not '\(precision)'")
+        }
+        GEMM.precision = selected
         switch which {
         case "gemm": try printJSON(GEMMBenchmark.run(repeats: repeats))
         case "encode":

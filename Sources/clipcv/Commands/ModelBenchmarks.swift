@@ -11,6 +11,7 @@ enum ModelBenchmarks {
         let images: Int
         let prompts: Int
         let threads: Int
+        let precision = GEMM.precision.rawValue
         let imagesS: Double
         let promptsS: Double
         let gflops: Double
@@ -27,6 +28,7 @@ enum ModelBenchmarks {
         let loraRank: Int
         let batch: Int
         let threads: Int
+        let precision = GEMM.precision.rawValue
         let frozenPrefixCache: Bool
         let stepS: Double
         let forwardS: Double
