@@ -1,23 +1,34 @@
 import CDNNL
+import Dispatch
 import Synchronization
 
 /// The bf16 backend of `GEMM`: oneDNN's matmul with bf16 operands and fp32 accumulation and output.
 ///
 /// Debian's OpenBLAS 0.3.21 has no `sbgemm`, so oneDNN does the product; on CPUs with AVX512-BF16 it picks
 /// `brg:avx512_core_bf16`. Each call rounds op(A) and op(B) to bf16 into dense scratch buffers (the brgemm
-/// kernels want dense operands) and lets oneDNN write `C` in place with its leading dimension, `alpha` as an
-/// output scale and `beta` as a sum post-op. Rounding every call costs 0.2 ms per 800×3072 operand on this
-/// machine (about 3 % of the 800×768×3072 product); caching bf16 copies of the frozen weights would save that
-/// but cost every rank 2 private bytes per weight (176 MB for ViT-B/32), which the ranks of a node could no
-/// longer share.
+/// kernels want dense operands) and lets oneDNN write `C` in place, `alpha` as an output scale and `beta` as a
+/// sum post-op. Rounding every call costs about 3 % of an 800×768×3072 product; caching bf16 copies of the
+/// frozen weights would save half of that but cost every rank 2 private bytes per weight (176 MB for
+/// ViT-B/32), which the ranks of a node could no longer share.
+///
+/// Threads: the rows of C are split into one block per `BLASThreads.count` thread, each block a single-threaded
+/// oneDNN primitive run through Dispatch. oneDNN's own OpenMP team would do the same split, but its idle threads
+/// spin for milliseconds after every product and take the core from the OpenBLAS threads of the fp32 products
+/// in between (and from the other ranks on a shared node).
 enum BFloat16GEMM {
-    /// Products with any side shorter than this stay in fp32 OpenBLAS: per-head attention (50×50×64) and the
-    /// rank-r LoRA products are faster there (the bf16 rounding and oneDNN's per-call overhead are not repaid)
-    /// and keep full precision where the trained tensors are involved.
+    /// Products with a side shorter than this, or fewer multiply-adds than `minimumMultiplyAdds`, stay in fp32
+    /// OpenBLAS. Measured on 2 threads (GFLOP/s fp32 → bf16): 64³ 115 → 43, 128³ 144 → 138, 256³ 180 → 180–229,
+    /// 800×768×3072 190 → 380; one attention head 50×50×64 72 → 54–72 and its P·V 107 → 53–82. Below 256³ the
+    /// rounding and the per-call work (two parallel phases, memory objects) cost more than the faster kernel
+    /// saves. The rank-r LoRA products (a side of 8) stay fp32 too, so the trained tensors keep full precision,
+    /// as do the text tower's products over a few dozen prompt tokens (about 1.5 % of a ViT-B/32 training step).
     static let minimumDimension = 64
+    static let minimumMultiplyAdds = 1 << 24
+    /// Fewer rows per thread than this are not worth a second thread.
+    static let minimumBlockRows = 32
 
     static func accepts(m: Int, n: Int, k: Int) -> Bool {
-        Swift.min(m, n, k) >= minimumDimension
+        Swift.min(m, n, k) >= minimumDimension && m * n * k >= minimumMultiplyAdds
     }
 
     static func multiply(
@@ -25,53 +36,66 @@ enum BFloat16GEMM {
         alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let key = MatmulKey(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, ldc: ldc,
-                            alpha: alpha, beta: beta, threads: BLASThreads.count)
-        backend.withLock { backend in
-            omp_set_num_threads(Int32(key.threads))
-            let matmul = backend.matmul(for: key)
-            // op(A) is stored m×k (or k×m when transposed), op(B) k×n (or n×k): round each to a dense copy.
-            let (aRows, aColumns) = transposeA ? (k, m) : (m, k)
-            let (bRows, bColumns) = transposeB ? (n, k) : (k, n)
-            let (aBF16, bBF16) = backend.scratch(aRows * aColumns, bRows * bColumns)
-            roundToBFloat16(a, rows: aRows, columns: aColumns, stride: lda, into: aBF16)
-            roundToBFloat16(b, rows: bRows, columns: bColumns, stride: ldb, into: bBF16)
-            matmul.execute(a: aBF16, b: bBF16, c: c, stream: backend.stream)
-        }
+        let product = BFloat16Product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, ldc: ldc,
+                              alpha: alpha, beta: beta, threads: BLASThreads.count)
+        backend.withLock { $0.run(product, a: a, lda: lda, b: b, ldb: ldb, c: c) }
     }
 
-    /// oneDNN's name for the kernel that runs this product, e.g. "brg:avx512_core_bf16".
+    /// oneDNN's name for the kernel that runs this product's row blocks, e.g. "brg:avx512_core_bf16".
     static func implementation(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, ldc: Int,
                                alpha: Float, beta: Float) -> String {
-        let key = MatmulKey(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, ldc: ldc,
-                            alpha: alpha, beta: beta, threads: BLASThreads.count)
+        let product = BFloat16Product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, ldc: ldc,
+                              alpha: alpha, beta: beta, threads: BLASThreads.count)
         return backend.withLock { backend in
-            omp_set_num_threads(Int32(key.threads))
-            return backend.matmul(for: key).implementation
+            Set(product.blocks.map { backend.matmul(for: product.key(rows: $0.count)).implementation }).sorted().joined(separator: ", ")
         }
     }
 }
 
-/// Everything a matmul primitive is specialised for. Operand strides follow from the shape and transposes
-/// because both operands are dense bf16 copies; the thread count is included because oneDNN partitions the
-/// work for the OpenMP team size current when the primitive is created.
+/// One product and its split into row blocks of C, one per thread.
+struct BFloat16Product {
+    let transposeA: Bool, transposeB: Bool
+    let m: Int, n: Int, k: Int, ldc: Int
+    let alpha: Float, beta: Float
+    let blocks: [Range<Int>]
+
+    init(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, ldc: Int, alpha: Float, beta: Float, threads: Int) {
+        (self.transposeA, self.transposeB, self.m, self.n, self.k, self.ldc, self.alpha, self.beta) =
+            (transposeA, transposeB, m, n, k, ldc, alpha, beta)
+        blocks = evenSplit(m, into: Swift.min(Swift.max(1, threads), Swift.max(1, m / BFloat16GEMM.minimumBlockRows)))
+    }
+
+    func key(rows: Int) -> MatmulKey {
+        MatmulKey(transposeA: transposeA, transposeB: transposeB, m: rows, n: n, k: k, ldc: ldc, alpha: alpha, beta: beta)
+    }
+}
+
+/// `0..<count` cut into `parts` contiguous ranges whose sizes differ by at most one.
+func evenSplit(_ count: Int, into parts: Int) -> [Range<Int>] {
+    (0..<parts).map { count * $0 / parts..<count * ($0 + 1) / parts }
+}
+
+/// Everything a single-threaded matmul primitive is specialised for. Operand strides follow from the shape and
+/// transposes because both operands are dense bf16 copies (A per row block).
 struct MatmulKey: Hashable {
     let transposeA: Bool, transposeB: Bool
     let m: Int, n: Int, k: Int, ldc: Int
     let alpha: Float, beta: Float
-    let threads: Int
 }
 
-/// One created primitive with its memory objects, whose data pointers are swapped in per call.
-/// Sendable because it is only reached through `backend`'s lock.
+/// One created primitive with its descriptors; memory objects are made per call around the caller's pointers.
+/// Sendable because it is only reached through `backend`'s lock, and executing a primitive from several threads
+/// at once is allowed (each with its own scratchpad and stream).
 final class MatmulPrimitive: @unchecked Sendable {
     private let primitive: dnnl_primitive_t
-    private let memoryA: dnnl_memory_t, memoryB: dnnl_memory_t, memoryC: dnnl_memory_t
+    private let aDescriptor: dnnl_memory_desc_t, bDescriptor: dnnl_memory_desc_t
+    private let cDescriptor: dnnl_memory_desc_t, scratchpadDescriptor: dnnl_memory_desc_t
     let implementation: String
+    let scratchpadBytes: Int
 
     init(_ key: MatmulKey, engine: dnnl_engine_t) {
-        var aDescriptor = dnnl_memory_desc_t(), bDescriptor = dnnl_memory_desc_t(), cDescriptor = dnnl_memory_desc_t()
         let (m, n, k) = (Int64(key.m), Int64(key.n), Int64(key.k))
+        var aDescriptor = dnnl_memory_desc_t(), bDescriptor = dnnl_memory_desc_t(), cDescriptor = dnnl_memory_desc_t()
         checked(dnnl_memory_desc_init_by_strides(&aDescriptor, 2, [m, k], dnnl_bf16, key.transposeA ? [1, m] : [k, 1]), "source descriptor")
         checked(dnnl_memory_desc_init_by_strides(&bDescriptor, 2, [k, n], dnnl_bf16, key.transposeB ? [1, k] : [n, 1]), "weights descriptor")
         checked(dnnl_memory_desc_init_by_strides(&cDescriptor, 2, [m, n], dnnl_f32, [Int64(key.ldc), 1]), "destination descriptor")
@@ -82,6 +106,8 @@ final class MatmulPrimitive: @unchecked Sendable {
         var attributes: dnnl_primitive_attr_t?
         checked(dnnl_primitive_attr_create(&attributes), "attributes")
         defer { dnnl_primitive_attr_destroy(attributes) }
+        // Our scratchpad per thread: the library's would be shared by concurrent executions.
+        checked(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "scratchpad mode")
         if key.alpha != 1 {
             var alpha = key.alpha
             checked(dnnl_primitive_attr_set_output_scales(attributes, 1, 0, &alpha), "output scale")
@@ -100,93 +126,141 @@ final class MatmulPrimitive: @unchecked Sendable {
         var name: UnsafePointer<CChar>?
         checked(dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name), "implementation query")
         implementation = name.map { String(cString: $0) } ?? "unknown"
+        var scratchpadDescriptor = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0).pointee
+        scratchpadBytes = dnnl_memory_desc_get_size(&scratchpadDescriptor)
+        (self.aDescriptor, self.bDescriptor, self.cDescriptor, self.scratchpadDescriptor) =
+            (aDescriptor, bDescriptor, cDescriptor, scratchpadDescriptor)
         var primitive: dnnl_primitive_t?
         checked(dnnl_primitive_create(&primitive, descriptor), "matmul primitive")
         self.primitive = primitive!
-
-        func memory(_ descriptor: inout dnnl_memory_desc_t) -> dnnl_memory_t {
-            var memory: dnnl_memory_t?
-            checked(dnnl_memory_create(&memory, &descriptor, engine, nil), "memory object")
-            return memory!
-        }
-        memoryA = memory(&aDescriptor)
-        memoryB = memory(&bDescriptor)
-        memoryC = memory(&cDescriptor)
     }
 
+    /// Runs on the calling thread (OpenMP team of one).
     func execute(a: UnsafeMutablePointer<UInt16>, b: UnsafeMutablePointer<UInt16>, c: UnsafeMutablePointer<Float>,
-                 stream: dnnl_stream_t) {
-        checked(dnnl_memory_set_data_handle(memoryA, a), "source pointer")
-        checked(dnnl_memory_set_data_handle(memoryB, b), "weights pointer")
-        checked(dnnl_memory_set_data_handle(memoryC, c), "destination pointer")
-        let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memoryA),
-                         dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memoryB),
-                         dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: memoryC)]
+                 scratchpad: UnsafeMutableRawPointer, engine: dnnl_engine_t, stream: dnnl_stream_t) {
+        omp_set_num_threads(1)
+        func memory(_ descriptor: dnnl_memory_desc_t, _ data: UnsafeMutableRawPointer) -> dnnl_memory_t {
+            var descriptor = descriptor, memory: dnnl_memory_t?
+            checked(dnnl_memory_create(&memory, &descriptor, engine, data), "memory object")
+            return memory!
+        }
+        let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memory(aDescriptor, a)),
+                         dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memory(bDescriptor, b)),
+                         dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: memory(cDescriptor, c)),
+                         dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory(scratchpadDescriptor, scratchpad))]
+        defer { for argument in arguments { dnnl_memory_destroy(argument.memory) } }
         checked(dnnl_primitive_execute(primitive, stream, Int32(arguments.count), arguments), "matmul execution")
         checked(dnnl_stream_wait(stream), "stream wait")
     }
 
-    deinit {
-        dnnl_primitive_destroy(primitive)
-        dnnl_memory_destroy(memoryA)
-        dnnl_memory_destroy(memoryB)
-        dnnl_memory_destroy(memoryC)
-    }
+    deinit { dnnl_primitive_destroy(primitive) }
 }
 
-/// The CPU engine and stream, the primitive cache and the bf16 scratch operands; used under `backend`'s lock.
-/// Products from several threads are serialised (they would compete for the same cores anyway), which is
-/// what makes the unchecked Sendable true.
+/// The CPU engine, a stream and scratchpad per thread, the primitive cache and the bf16 operand copies; used
+/// under `backend`'s lock. Products from several callers are serialised (they would compete for the same cores
+/// anyway), which is what makes the unchecked Sendable true.
 final class OneDNNBackend: @unchecked Sendable {
-    let engine: dnnl_engine_t
-    let stream: dnnl_stream_t
+    private let engine: dnnl_engine_t
+    private var streams: [dnnl_stream_t] = []
     /// Creating a primitive costs 0.1–0.5 ms (JIT code generation); a training step repeats the same shapes.
     private var primitives: [MatmulKey: MatmulPrimitive] = [:]
-    private var scratchA = ScratchBuffer(), scratchB = ScratchBuffer()
+    private var roundedA = AlignedBuffer(), roundedB = AlignedBuffer()
+    private var scratchpads: [AlignedBuffer] = []
 
     init() {
-        var engine: dnnl_engine_t?, stream: dnnl_stream_t?
+        // Primitives are created for one thread: oneDNN sizes its work split by the caller's OpenMP team.
+        omp_set_num_threads(1)
+        var engine: dnnl_engine_t?
         checked(dnnl_engine_create(&engine, dnnl_cpu, 0), "CPU engine")
-        checked(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
         self.engine = engine!
-        self.stream = stream!
     }
 
     func matmul(for key: MatmulKey) -> MatmulPrimitive {
         if let cached = primitives[key] { return cached }
         // Bounded for callers that stream ever-new shapes; a training run uses a few dozen.
         if primitives.count >= 512 { primitives.removeAll() }
+        omp_set_num_threads(1)
         let created = MatmulPrimitive(key, engine: engine)
         primitives[key] = created
         return created
     }
 
-    func scratch(_ countA: Int, _ countB: Int) -> (UnsafeMutablePointer<UInt16>, UnsafeMutablePointer<UInt16>) {
-        (scratchA.reserve(countA), scratchB.reserve(countB))
+    func run(_ product: BFloat16Product, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+             c: UnsafeMutablePointer<Float>) {
+        let blocks = product.blocks
+        while streams.count < blocks.count {
+            var stream: dnnl_stream_t?
+            checked(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
+            streams.append(stream!)
+        }
+        while scratchpads.count < blocks.count { scratchpads.append(AlignedBuffer()) }
+        let matmuls = blocks.map { matmul(for: product.key(rows: $0.count)) }
+        let work = BlockWork(
+            product: product, a: a, lda: lda, b: b, ldb: ldb, c: c,
+            aRounded: roundedA.reserve(bytes: 2 * product.m * product.k).assumingMemoryBound(to: UInt16.self),
+            bRounded: roundedB.reserve(bytes: 2 * product.k * product.n).assumingMemoryBound(to: UInt16.self),
+            matmuls: matmuls, scratchpads: blocks.indices.map { scratchpads[$0].reserve(bytes: matmuls[$0].scratchpadBytes) },
+            engine: engine, streams: streams)
+        // All of B must be rounded before any block multiplies: two parallel phases.
+        parallel(blocks.count) { work.round(block: $0) }
+        parallel(blocks.count) { work.multiply(block: $0) }
     }
 
     deinit {
         primitives.removeAll()
-        dnnl_stream_destroy(stream)
+        for stream in streams { dnnl_stream_destroy(stream) }
         dnnl_engine_destroy(engine)
     }
 }
 
-/// A 64-byte-aligned buffer of bf16 values that only grows.
-struct ScratchBuffer: ~Copyable {
-    private var pointer: UnsafeMutablePointer<UInt16>?
+/// What the threads of one product share: the caller's operands, the rounded copies, one primitive, scratchpad
+/// and stream per row block. Sendable because each thread writes only its own rows of the copies and of C.
+struct BlockWork: @unchecked Sendable {
+    let product: BFloat16Product
+    let a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>
+    let aRounded: UnsafeMutablePointer<UInt16>, bRounded: UnsafeMutablePointer<UInt16>
+    let matmuls: [MatmulPrimitive]
+    let scratchpads: [UnsafeMutableRawPointer]
+    let engine: dnnl_engine_t, streams: [dnnl_stream_t]
+
+    /// Rounds this block's rows of op(A) to a dense copy (stored transposed, k × rows, when A is) and a share of B.
+    func round(block: Int) {
+        let rows = product.blocks[block], k = product.k
+        if product.transposeA {
+            roundToBFloat16(a + rows.lowerBound, rows: k, columns: rows.count, stride: lda, into: aRounded + rows.lowerBound * k)
+        } else {
+            roundToBFloat16(a + rows.lowerBound * lda, rows: rows.count, columns: k, stride: lda, into: aRounded + rows.lowerBound * k)
+        }
+        let (bRows, bColumns) = product.transposeB ? (product.n, k) : (k, product.n)
+        let share = evenSplit(bRows, into: product.blocks.count)[block]
+        roundToBFloat16(b + share.lowerBound * ldb, rows: share.count, columns: bColumns, stride: ldb,
+                        into: bRounded + share.lowerBound * bColumns)
+    }
+
+    func multiply(block: Int) {
+        let rows = product.blocks[block]
+        matmuls[block].execute(a: aRounded + rows.lowerBound * product.k, b: bRounded, c: c + rows.lowerBound * product.ldc,
+                               scratchpad: scratchpads[block], engine: engine, stream: streams[block])
+    }
+}
+
+/// `body(0..<count)` on `count` threads (the caller's among them), or inline for one.
+private func parallel(_ count: Int, _ body: @Sendable (Int) -> Void) {
+    if count == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: count, execute: body) }
+}
+
+/// A 64-byte-aligned buffer that only grows.
+final class AlignedBuffer {
+    private var pointer: UnsafeMutableRawPointer?
     private var capacity = 0
 
-    init() {}
-
-    mutating func reserve(_ count: Int) -> UnsafeMutablePointer<UInt16> {
-        if let pointer, capacity >= count { return pointer }
+    func reserve(bytes: Int) -> UnsafeMutableRawPointer {
+        if let pointer, capacity >= bytes { return pointer }
         pointer?.deallocate()
-        capacity = Swift.max(count, 2 * capacity)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 64)
-        let typed = raw.bindMemory(to: UInt16.self, capacity: capacity)
-        pointer = typed
-        return typed
+        capacity = Swift.max(bytes, 2 * capacity, 64)
+        let allocated = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        pointer = allocated
+        return allocated
     }
 
     deinit { pointer?.deallocate() }

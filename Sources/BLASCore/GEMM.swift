@@ -10,8 +10,8 @@ public enum GEMM {
     public enum Precision: String, Sendable, CaseIterable {
         /// OpenBLAS `sgemm`: the default, and what every parity test uses.
         case float32 = "fp32"
-        /// Operands rounded to bf16, fp32 accumulation (oneDNN); products with a side shorter than
-        /// `bfloat16MinimumDimension` (per-head attention, LoRA rank) stay fp32.
+        /// Operands rounded to bf16, fp32 accumulation (oneDNN); small products (a side shorter than 64 or
+        /// fewer than 2²⁴ multiply-adds: per-head attention, LoRA rank, short prompts) stay fp32.
         case bfloat16 = "bf16"
     }
 
@@ -21,8 +21,10 @@ public enum GEMM {
         set { selectedPrecision.store(newValue == .float32 ? 0 : 1, ordering: .relaxed) }
     }
 
-    /// Under `.bfloat16`, products with `min(m, n, k)` below this are still computed in fp32.
-    public static var bfloat16MinimumDimension: Int { BFloat16GEMM.minimumDimension }
+    /// Whether `.bfloat16` computes an m×n×k product in bf16; smaller ones stay fp32 (faster there).
+    public static func usesBFloat16(m: Int, n: Int, k: Int) -> Bool {
+        precision == .bfloat16 && BFloat16GEMM.accepts(m: m, n: n, k: k)
+    }
 
     /// Floating-point operations issued since the last `resetFlopCount()` (2·m·n·k per product), for benchmarks.
     public static var flopCount: Int { issuedFlops.load(ordering: .relaxed) }
@@ -39,7 +41,7 @@ public enum GEMM {
     ) {
         guard m > 0, n > 0 else { return }
         issuedFlops.add(2 * m * n * k, ordering: .relaxed)
-        if precision == .bfloat16, BFloat16GEMM.accepts(m: m, n: n, k: k) {
+        if usesBFloat16(m: m, n: n, k: k) {
             BFloat16GEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                                   a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
@@ -52,7 +54,7 @@ public enum GEMM {
     /// "oneDNN brg:avx512_core_bf16" (for benchmark reports).
     public static func implementation(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
                                       ldc: Int? = nil, alpha: Float = 1, beta: Float = 0) -> String {
-        guard precision == .bfloat16, BFloat16GEMM.accepts(m: m, n: n, k: k) else {
+        guard usesBFloat16(m: m, n: n, k: k) else {
             return "OpenBLAS sgemm (\(BLASThreads.coreName))"
         }
         let name = BFloat16GEMM.implementation(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,

@@ -94,8 +94,6 @@ enum GEMMBenchmark {
         let benchmark = "gemm"
         let threads: Int
         let openblasCore: String
-        /// Under bf16, products with a side shorter than this stay in fp32 OpenBLAS.
-        let bf16MinimumDimension: Int
         let gemm: [Shape]
         let elementwise: [Kernel]
     }
@@ -135,8 +133,7 @@ enum GEMMBenchmark {
             shape.bf16Implementation = GEMM.implementation(transposeB: shape.transposeB, m: shape.m, n: shape.n, k: shape.k)
             measured.append(shape)
         }
-        return Report(threads: BLASThreads.count, openblasCore: BLASThreads.coreName,
-                      bf16MinimumDimension: GEMM.bfloat16MinimumDimension, gemm: measured,
+        return Report(threads: BLASThreads.count, openblasCore: BLASThreads.coreName, gemm: measured,
                       elementwise: try elementwise(repeats: repeats))
     }
 
