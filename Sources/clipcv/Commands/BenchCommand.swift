@@ -11,6 +11,12 @@ let benchCommand = Command(
       gemm    GFLOP/s for the GEMM shapes of a ViT-B/32 layer at batch 16 (M = 800 tokens) forward and
               backward, and 2048³, in fp32 (OpenBLAS sgemm) and bf16 (oneDNN, with the kernel it picked);
               GB/s of the elementwise kernels
+      encode  16 images + 2 prompts through a random-init CLIP built in memory (--arch), seconds and GFLOP/s
+      train   one LoRA training step (--placement, --lora-targets, --lora-rank, --batch): step_s, forward_s,
+              backward_s, optimizer_s, achieved GFLOP/s and its fraction of the sgemm rate measured in the same run
+      job     estimated time of one fold of a study-sized job (182 cases, 5 folds, 30 epochs, batch 16)
+      memory  under `mpirun -np N`: proportional set size (Pss) of N ranks training on one memory-mapped checkpoint
+    Figures are medians over --repeats runs after a warm-up. --precision bf16 runs the big products in bf16.
     """,
     positionals: "BENCHMARK",
     options: [
@@ -22,6 +28,7 @@ let benchCommand = Command(
         .value("lora-targets", "LIST", help: "train: adapted modules", default: "q,v"),
         .value("lora-rank", "R", help: "train: LoRA rank", default: "8"),
         .flag("frozen-prefix-cache", help: "train: start from cached outputs of the frozen layers below the adapters"),
+        .value("model", "DIR", help: "memory: checkpoint every rank maps (a random one of --arch is written there if absent)", default: "/tmp/clipcv-bench-vit-b-32"),
         .value("precision", "P", help: "encode/train: GEMM precision, fp32 or bf16 (bf16 operands, fp32 accumulation; gemm always reports both)", default: "fp32"),
     ],
     run: { arguments in
@@ -34,6 +41,9 @@ let benchCommand = Command(
             BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
         }
         let repeats = try arguments.int("repeats")
+        func targets() throws -> [LoRATarget] {
+            try arguments.string("lora-targets").split(separator: ",").map { try LoRATarget(parsing: String($0)) }
+        }
         let precision = try arguments.string("precision")
         guard let selected = GEMM.Precision(rawValue: precision) else {
             throw UsageError("--precision must be fp32 or bf16, not '\(precision)'")
@@ -44,11 +54,17 @@ let benchCommand = Command(
         case "encode":
             try printJSON(ModelBenchmarks.encode(architecture: try arguments.string("arch"), images: try arguments.int("batch"), repeats: repeats))
         case "train":
-            let targets = try arguments.string("lora-targets").split(separator: ",").map { try LoRATarget(parsing: String($0)) }
             try printJSON(ModelBenchmarks.train(architecture: try arguments.string("arch"), placement: try arguments.string("placement"),
-                                                targets: targets, rank: try arguments.int("lora-rank"), batch: try arguments.int("batch"),
+                                                targets: try targets(), rank: try arguments.int("lora-rank"), batch: try arguments.int("batch"),
                                                 steps: repeats, cache: arguments.flag("frozen-prefix-cache")))
-        default: throw UsageError("unknown benchmark '\(which)' (known: gemm, encode, train)")
+        case "job":
+            try printJSON(ModelBenchmarks.job(architecture: try arguments.string("arch"), placement: try arguments.string("placement"),
+                                              targets: try targets(), rank: try arguments.int("lora-rank"), repeats: repeats))
+        case "memory":
+            try MemoryBenchmark.run(architecture: try arguments.string("arch"), modelDirectory: URL(fileURLWithPath: try arguments.string("model")),
+                                    placement: try arguments.string("placement"), targets: try targets(), rank: try arguments.int("lora-rank"),
+                                    batch: try arguments.int("batch"))
+        default: throw UsageError("unknown benchmark '\(which)' (known: gemm, encode, train, job, memory)")
         }
         return 0
     })

@@ -31,20 +31,9 @@ enum MemoryBenchmark {
             }
             return true
         }
-        let model = try CLIPModel(checkpoint: try Checkpoint(directory: modelDirectory))
-        var generator = SeededGenerator(seed: 5, stream: "rank \(world.rank)")
-        try model.placeAdapters(try Placement(parsing: placement), settings: LoRASettings(rank: rank, alpha: Double(2 * rank), targets: targets), generator: &generator)
-        let classifier = try PromptClassifier(model: model, promptIDs: ModelBenchmarks.promptIDs())
-        let optimizer = AdamW(parameters: model.trainableParameters, settings: AdamWSettings())
-        let pixels = ModelBenchmarks.pixels(batch: batch, size: model.configuration.vision.imageSize)
-        let labels = (0..<batch).map { $0 % 2 }
-        var dropout: SeededGenerator? = nil
-        for _ in 0..<2 {
-            model.zeroGradients()
-            _ = try classifier.forward(.pixels(pixels), dropout: &dropout)
-            try classifier.backward(labels: labels)
-            try optimizer.step(gradients: model.parameterGradients, learningRate: 1e-4)
-        }
+        let step = try TrainingStep(model: try CLIPModel(checkpoint: try Checkpoint(directory: modelDirectory)), placement: placement,
+                                    targets: targets, rank: rank, batch: batch, cache: false)
+        for _ in 0..<2 { _ = try step.run() }
         // Measure once every rank has mapped and touched the weights (shared pages are split among all of them).
         try world.barrier()
         var slots = [Double](repeating: 0, count: 2 * world.size)  // one slot per rank, summed: all see all

@@ -1,6 +1,7 @@
 import BLASCore
 import CLIP
 import Foundation
+import Sweep
 import Training
 
 /// `bench encode` and `bench train`: a random-init CLIP built in memory (no checkpoint needed), timed per call.
@@ -73,39 +74,18 @@ enum ModelBenchmarks {
         let achieved = flops / imageSeconds / 1e9
         return EncodeReport(architecture: architecture, images: images, prompts: ids.count, threads: BLASThreads.count,
                             imagesS: imageSeconds, promptsS: promptSeconds, gflops: achieved, sgemmGflops: sgemm,
-                            sgemmFraction: achieved / sgemm, peakRssMb: peakResidentMegabytes())
+                            sgemmFraction: achieved / sgemm, peakRssMb: ProcessResources.peakResidentMegabytes() ?? 0)
     }
 
     static func train(architecture: String, placement: String, targets: [LoRATarget], rank: Int, batch: Int, steps: Int,
                       cache: Bool) throws -> TrainReport {
-        let model = try model(architecture)
-        var generator = SeededGenerator(seed: 5)
-        try model.placeAdapters(try Placement(parsing: placement), settings: LoRASettings(rank: rank, alpha: Double(2 * rank), targets: targets), generator: &generator)
-        // Non-zero B so every backward product does real work, as in the middle of training.
-        for (_, adapter) in model.adapters { for i in 0..<adapter.b.count { adapter.b[i] = generator.nextNormal() * 0.01 } }
-        let classifier = try PromptClassifier(model: model, promptIDs: promptIDs())
-        let optimizer = AdamW(parameters: model.trainableParameters, settings: AdamWSettings())
-        let input = pixels(batch: batch, size: model.configuration.vision.imageSize)
-        let labels = (0..<batch).map { $0 % 2 }
-        var vision: ImageInput = .pixels(input)
-        if cache, let lowest = model.vision.encoder.lowestAdaptedLayer, lowest > 0 {
-            vision = .frozenPrefix(try model.vision.frozenPrefix(pixels: input, belowLayer: lowest), layer: lowest)
-        }
-        var dropout: SeededGenerator? = nil
+        let harness = try TrainingStep(model: try model(architecture), placement: placement, targets: targets, rank: rank, batch: batch, cache: cache)
         var forward: [Double] = [], backward: [Double] = [], update: [Double] = [], flops: [Double] = []
-        for step in 0..<(steps + 1) {
+        _ = try harness.run()  // warm-up step: buffers allocated, caches warm
+        for _ in 0..<max(1, steps) {
             GEMM.resetFlopCount()
-            model.zeroGradients()
-            let t0 = now()
-            _ = try classifier.forward(vision, dropout: &dropout)
-            _ = try classifier.loss(labels: labels)
-            let t1 = now()
-            try classifier.backward(labels: labels)
-            let t2 = now()
-            try optimizer.step(gradients: model.parameterGradients, learningRate: 1e-4)
-            let t3 = now()
-            guard step > 0 else { continue }  // warm-up step: buffers allocated, caches warm
-            forward.append(t1 - t0); backward.append(t2 - t1); update.append(t3 - t2)
+            let timing = try harness.run()
+            forward.append(timing.forward); backward.append(timing.backward); update.append(timing.optimizer)
             flops.append(Double(GEMM.flopCount))
         }
         let stepTimes = zip(zip(forward, backward), update).map { $0.0 + $0.1 + $1 }
@@ -115,7 +95,56 @@ enum ModelBenchmarks {
         return TrainReport(architecture: architecture, placement: placement, loraTargets: targets.map(\.rawValue).joined(separator: ","),
                            loraRank: rank, batch: batch, threads: BLASThreads.count, frozenPrefixCache: cache,
                            stepS: stepSeconds, forwardS: median(forward), backwardS: median(backward), optimizerS: median(update),
-                           gflops: achieved, sgemmGflops: sgemm, sgemmFraction: achieved / sgemm, peakRssMb: peakResidentMegabytes())
+                           gflops: achieved, sgemmGflops: sgemm, sgemmFraction: achieved / sgemm,
+                           peakRssMb: ProcessResources.peakResidentMegabytes() ?? 0)
+    }
+
+    /// One fold of a study-sized job: 182 cases, 5 folds (146 training cases), 30 epochs of batch 16, then the 36 test
+    /// cases scored — estimated from the measured step and encode times.
+    struct JobEstimate: Encodable {
+        let benchmark = "job"
+        let architecture: String
+        let placement: String
+        let precision = GEMM.precision.rawValue
+        let threads: Int
+        let cases = 182, trainCases = 146, testCases = 36, epochs = 30, batch = 16
+        let steps: Int
+        let stepS: Double
+        let scoringS: Double
+        let estimateS: Double
+        var estimateMin: Double { estimateS / 60 }
+        let sgemmFraction: Double
+        let peakRssMb: Double
+
+        enum CodingKeys: String, CodingKey {
+            case benchmark, architecture, placement, precision, threads, cases, trainCases, testCases, epochs, batch, steps, stepS,
+                 scoringS, estimateS, estimateMin, sgemmFraction, peakRssMb
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            for (key, value) in [(CodingKeys.benchmark, benchmark), (.architecture, architecture), (.placement, placement), (.precision, precision)] {
+                try container.encode(value, forKey: key)
+            }
+            for (key, value) in [(CodingKeys.threads, threads), (.cases, cases), (.trainCases, trainCases), (.testCases, testCases),
+                                 (.epochs, epochs), (.batch, batch), (.steps, steps)] {
+                try container.encode(value, forKey: key)
+            }
+            for (key, value) in [(CodingKeys.stepS, stepS), (.scoringS, scoringS), (.estimateS, estimateS), (.estimateMin, estimateMin),
+                                 (.sgemmFraction, sgemmFraction), (.peakRssMb, peakRssMb)] {
+                try container.encode(value, forKey: key)
+            }
+        }
+    }
+
+    static func job(architecture: String, placement: String, targets: [LoRATarget], rank: Int, repeats: Int) throws -> JobEstimate {
+        let train = try train(architecture: architecture, placement: placement, targets: targets, rank: rank, batch: 16, steps: repeats, cache: false)
+        let encode = try encode(architecture: architecture, images: 16, repeats: repeats)
+        let steps = (146 + 15) / 16 * 30
+        let scoring = encode.imagesS * 36 / 16
+        return JobEstimate(architecture: architecture, placement: placement, threads: BLASThreads.count, steps: steps,
+                           stepS: train.stepS, scoringS: scoring, estimateS: train.stepS * Double(steps) + scoring,
+                           sgemmFraction: train.sgemmFraction, peakRssMb: ProcessResources.peakResidentMegabytes() ?? 0)
     }
 
     /// sgemm GFLOP/s on the training step's dominant shape (800×768×3072), measured in the same run.
@@ -131,10 +160,44 @@ enum ModelBenchmarks {
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 }
 
-/// Peak resident set size of this process (VmHWM), in MB.
-func peakResidentMegabytes() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kilobytes = Double(line.split(separator: " ")[1]) else { return 0 }
-    return kilobytes / 1024
+/// One benchmark training step: adapters at a placement (B non-zero, as in the middle of training, so every backward
+/// product does real work), the classifier over two prompts, AdamW, and a fixed batch of random pixels.
+struct TrainingStep {
+    let model: CLIPModel
+    let classifier: PromptClassifier
+    let optimizer: AdamW
+    let input: ImageInput
+    let labels: [Int]
+
+    init(model: CLIPModel, placement: String, targets: [LoRATarget], rank: Int, batch: Int, cache: Bool) throws {
+        var generator = SeededGenerator(seed: 5)
+        try model.placeAdapters(try Placement(parsing: placement), settings: LoRASettings(rank: rank, alpha: Double(2 * rank), targets: targets),
+                                generator: &generator)
+        for (_, adapter) in model.adapters { for i in 0..<adapter.b.count { adapter.b[i] = generator.nextNormal() * 0.01 } }
+        self.model = model
+        classifier = try PromptClassifier(model: model, promptIDs: ModelBenchmarks.promptIDs())
+        optimizer = AdamW(parameters: model.trainableParameters, settings: AdamWSettings())
+        let pixels = ModelBenchmarks.pixels(batch: batch, size: model.configuration.vision.imageSize)
+        if cache, let lowest = model.vision.encoder.lowestAdaptedLayer, lowest > 0 {
+            input = .frozenPrefix(try model.vision.frozenPrefix(pixels: pixels, belowLayer: lowest), layer: lowest)
+        } else {
+            input = .pixels(pixels)
+        }
+        labels = (0..<batch).map { $0 % 2 }
+    }
+
+    /// Seconds of forward (with loss), backward and the optimizer update.
+    func run() throws -> (forward: Double, backward: Double, optimizer: Double) {
+        var dropout: SeededGenerator? = nil
+        model.zeroGradients()
+        let t0 = ModelBenchmarks.now()
+        _ = try classifier.forward(input, dropout: &dropout)
+        _ = try classifier.loss(labels: labels)
+        let t1 = ModelBenchmarks.now()
+        try classifier.backward(labels: labels)
+        let t2 = ModelBenchmarks.now()
+        try optimizer.step(gradients: model.parameterGradients, learningRate: 1e-4)
+        let t3 = ModelBenchmarks.now()
+        return (t1 - t0, t2 - t1, t3 - t2)
+    }
 }
