@@ -1,6 +1,6 @@
 /// Named architectures for models built in memory (benchmarks, the demo); real runs read config.json.
 extension CLIPConfiguration {
-    public static let presetNames = ["vit-b-32", "vit-b-16", "demo"]
+    public static let presetNames = ["vit-b-32", "vit-b-16", "demo", "small"]
 
     public static func preset(named name: String) throws -> CLIPConfiguration {
         switch name {
@@ -16,6 +16,12 @@ extension CLIPConfiguration {
                 vision: VisionConfiguration(hiddenSize: 64, layerCount: 12, headCount: 4, intermediateSize: 256, imageSize: 64, patchSize: 16),
                 text: TextConfiguration(hiddenSize: 64, layerCount: 12, headCount: 4, intermediateSize: 256),
                 projectionDimension: 32)
+        case "small":
+            // Wide enough that every large product runs in bf16 under --precision bf16 (sides ≥ 64, ≥ 2²⁴ FMAs).
+            return CLIPConfiguration(
+                vision: VisionConfiguration(hiddenSize: 256, layerCount: 12, headCount: 4, intermediateSize: 1024, imageSize: 64, patchSize: 16),
+                text: TextConfiguration(hiddenSize: 256, layerCount: 12, headCount: 4, intermediateSize: 1024),
+                projectionDimension: 128)
         default:
             throw ModelFileError("unknown architecture '\(name)'; known: \(presetNames.joined(separator: ", "))")
         }

@@ -22,6 +22,7 @@ public final class Experiment: @unchecked Sendable {
         guard classes.count >= 2 else { throw ConfigurationError(description: "give at least two class prompts (--classes), got \(classes.count)") }
         self.modelDirectory = modelDirectory
         self.classes = classes
+        GEMM.precision = configuration.precision  // process-wide: one run, one precision
         self.configuration = configuration
         model = try CLIPModel(checkpoint: try Checkpoint(directory: modelDirectory))
         let tokenizer = try Tokenizer(directory: tokenizerDirectory ?? modelDirectory)

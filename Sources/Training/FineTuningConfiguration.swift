@@ -1,3 +1,4 @@
+import BLASCore
 import CLIP
 import Cohort
 import Foundation
@@ -14,6 +15,8 @@ public struct FineTuningConfiguration: Codable, Equatable, Sendable {
     public var window = "40,400"
     /// Pixels around the mask's bounding box when a `mask` column crops the image.
     public var roiMargin = 16
+    /// GEMM arithmetic: fp32, or bf16 operands with fp32 accumulation for the large frozen-weight products.
+    public var precision = GEMM.Precision.float32
     /// Manifest images are float32 NPY model-ready pixels (3×S×S): no windowing, resizing or normalization.
     public var preprocessed = false
 
@@ -83,3 +86,5 @@ public enum ClassWeighting: Codable, Equatable, Sendable, CustomStringConvertibl
 public struct ConfigurationError: Error, CustomStringConvertible {
     public let description: String
 }
+
+extension GEMM.Precision: Codable {}

@@ -5,7 +5,7 @@ import XCTest
 final class SweepCommandTests: XCTestCase {
     static let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("clipcv-sweep-tests-\(getpid())")
     static let cohort = workspace.appendingPathComponent("demo/cohort/manifest.csv")
-    static let model = workspace.appendingPathComponent("demo/model")
+    static let model = workspace.appendingPathComponent("demo/model-demo")
 
     /// A tiny demo cohort and random-weight model, made once by `clipcv demo` itself (one short sweep).
     override class func setUp() {

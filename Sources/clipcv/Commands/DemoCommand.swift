@@ -23,13 +23,16 @@ let demoCommand = Command(
         .value("folds", "K", help: "stratified folds", default: "5"),
         .value("epochs", "N", help: "epochs per fine-tuning job", default: "20"),
         .value("seed", "S", help: "seed of cohort, weights and sweep", default: "0"),
+        .value("arch", "NAME", help: "random-weight model: demo (width 64) or small (width 256, both 12 layers per tower)", default: "demo"),
+        .value("precision", "P", help: "fp32 or bf16", default: "fp32"),
         .flag("resume", help: "continue an interrupted demo run"),
     ],
     run: { arguments in
         let out = URL(fileURLWithPath: try arguments.string("out"))
-        let cohort = out.appendingPathComponent("cohort"), model = out.appendingPathComponent("model")
+        let arch = try arguments.string("arch"), precision = try arguments.string("precision")
+        let cohort = out.appendingPathComponent("cohort"), model = out.appendingPathComponent("model-\(arch)")
         let seed = UInt64(try arguments.int("seed"))
-        let configuration = try CLIPConfiguration.preset(named: "demo")
+        let configuration = try CLIPConfiguration.preset(named: arch)
         let phantoms = PhantomSettings(cases: try arguments.int("cases"), responders: try arguments.int("responders"), seed: seed,
                                        signal: try arguments.double("signal"), size: configuration.vision.imageSize, slices: 1)
         try phantoms.validate()
@@ -58,7 +61,8 @@ let demoCommand = Command(
             "epochs": JSONValue(flagValue: try arguments.string("epochs")),
             "batch-size": .number(16), "lr": .number(2e-3), "schedule": .string("cosine"), "warmup-steps": .number(3),
             "lora-rank": .number(4), "lora-alpha": .number(8), "lora-targets": .string("q,v,o"), "class-weights": .string("balanced"),
-            "out": .string(out.appendingPathComponent("run").path),
+            "precision": .string(precision),
+            "out": .string(out.appendingPathComponent(arch == "demo" && precision == "fp32" ? "run" : "run-\(arch)-\(precision)").path),
         ]
         if arguments.flag("resume") { values["resume"] = .bool(true) }
         return try runSweep(SweepConfiguration(values), world: world,

@@ -1,3 +1,4 @@
+import BLASCore
 import CLIP
 import Foundation
 import Training
@@ -26,6 +27,7 @@ enum FineTuningOptions {
         .flag("no-prefix-cache", help: "recompute the frozen layers below the adapters every step (for comparison; same results)"),
         .value("window", "L,W", help: "CT window level,width in HU for 16-bit PNG, NIfTI and NPY images; none for already-scaled images", default: defaults.window),
         .value("roi-margin", "PX", help: "pixels kept around the mask's bounding box (manifests with a mask column)", default: "\(defaults.roiMargin)"),
+        .value("precision", "P", help: "fp32, or bf16 (large products with bf16 operands and fp32 accumulation, oneDNN)", default: "fp32"),
         .flag("preprocessed", help: "manifest images are float32 NPY model-ready pixels 3×S×S (no windowing, resizing, normalization)"),
     ]
 
@@ -60,6 +62,10 @@ enum FineTuningOptions {
         _ = try configuration.intensityWindow()
         configuration.roiMargin = try arguments.int("roi-margin")
         configuration.preprocessed = arguments.flag("preprocessed")
+        guard let precision = GEMM.Precision(rawValue: try arguments.string("precision")) else {
+            throw UsageError("--precision must be fp32 or bf16")
+        }
+        configuration.precision = precision
         return configuration
     }
 }
