@@ -1,9 +1,14 @@
+import Dispatch
+
 /// Multi-head scaled-dot-product self-attention on a fused QKV buffer.
 ///
 /// `qkv [B, T, 3C]` holds q in columns 0..<C, k in C..<2C, v in 2C..<3C; head h uses columns h·d..<(h+1)·d of
 /// each (d = C / heads). Heads are read in place through GEMM leading dimensions: nothing is transposed or copied.
 ///   forward:  P = softmax(s · Q Kᵀ [+ causal mask]),  O = P V,      s = d^−½   (saves P)
 ///   backward: dP = dO Vᵀ,  dV += Pᵀ dO,  dS = P ⊙ (dP − rowsum(P ⊙ dP)),  dQ += s · dS K,  dK += s · dSᵀ Q
+///
+/// Each (item, head) is a few 50×50×64 products: too small for OpenBLAS to thread, so the heads themselves are
+/// spread over `BLASThreads.count` workers (each head's arithmetic is the same whichever worker runs it).
 public enum Attention {
     public static func forward(output out: Tensor, probabilities probs: Tensor, qkv: Tensor, heads: Int, causal: Bool) throws {
         let (batch, tokens, channels, headSize) = try dimensions(qkv, heads, "attention")
@@ -11,8 +16,7 @@ public enum Attention {
         try require(probs.shape == [batch, heads, tokens, tokens], "attention: probabilities \(probs.shape) should be [\(batch), \(heads), \(tokens), \(tokens)]")
         let scale = 1 / Float(headSize).squareRoot()
         let rowStride = 3 * channels
-        for b in 0..<batch {
-            for h in 0..<heads {
+        forEachHead(batch: batch, heads: heads) { b, h, _ in
                 let q = qkv.pointer + b * tokens * rowStride + h * headSize
                 let k = q + channels, v = q + 2 * channels
                 let p = probs.pointer + (b * heads + h) * tokens * tokens
@@ -25,7 +29,6 @@ public enum Attention {
                 GEMM.multiply(transposeA: false, transposeB: false, m: tokens, n: headSize, k: tokens,
                               a: p, lda: tokens, b: v, ldb: rowStride,
                               c: out.pointer + b * tokens * channels + h * headSize, ldc: channels)
-            }
         }
     }
 
@@ -39,9 +42,10 @@ public enum Attention {
         try require(scratch.count >= tokens * tokens, "attention backward: scratch holds \(scratch.count) floats, needs \(tokens * tokens)")
         let scale = 1 / Float(headSize).squareRoot()
         let rowStride = 3 * channels
-        let dScores = scratch.pointer
-        for b in 0..<batch {
-            for h in 0..<heads {
+        // One T×T block of scratch per worker; a smaller scratch means fewer workers.
+        let workers = min(scratch.count / (tokens * tokens), BLASThreads.count)
+        forEachHead(batch: batch, heads: heads, workers: workers) { b, h, worker in
+                let dScores = scratch.pointer + worker * tokens * tokens
                 let offset = b * tokens * rowStride + h * headSize
                 let q = qkv.pointer + offset, k = q + channels, v = q + 2 * channels
                 let dq = dqkv.pointer + offset, dk = dq + channels, dv = dq + 2 * channels
@@ -63,6 +67,21 @@ public enum Attention {
                               alpha: scale, a: dScores, lda: tokens, b: k, ldb: rowStride, beta: 1, c: dq, ldc: rowStride)
                 GEMM.multiply(transposeA: true, transposeB: false, m: tokens, n: headSize, k: tokens,
                               alpha: scale, a: dScores, lda: tokens, b: q, ldb: rowStride, beta: 1, c: dk, ldc: rowStride)
+        }
+    }
+
+    /// Runs `body(item, head, worker)` for every (item, head), split into contiguous ranges over up to `workers`
+    /// threads (default: the BLAS thread budget). Heads write disjoint columns, so they need no coordination.
+    private static func forEachHead(batch: Int, heads: Int, workers: Int = BLASThreads.count, _ body: (Int, Int, Int) -> Void) {
+        let count = batch * heads, parts = max(1, min(workers, count))
+        guard parts > 1 else {
+            for index in 0..<count { body(index / heads, index % heads, 0) }
+            return
+        }
+        withoutActuallyEscaping(body) { escapable in
+            nonisolated(unsafe) let run = escapable  // each worker touches only its own heads' columns
+            DispatchQueue.concurrentPerform(iterations: parts) { worker in
+                for index in (worker * count / parts)..<((worker + 1) * count / parts) { run(index / heads, index % heads, worker) }
             }
         }
     }

@@ -217,7 +217,7 @@ final class LayerGradients {
         norm = Tensor(zeros: [batch, tokens, c]); qkv = Tensor(zeros: [batch, tokens, 3 * c])
         attention = Tensor(zeros: [batch, tokens, c])
         hidden = Tensor(zeros: [batch, tokens, shape.intermediate]); activated = Tensor(zeros: [batch, tokens, shape.intermediate])
-        scores = Tensor(zeros: [tokens * tokens])
+        scores = Tensor(zeros: [BLASThreads.count * tokens * tokens])  // one T×T block per attention worker
     }
 
     private init(_ full: LayerGradients, batch: Int) throws {

@@ -217,6 +217,24 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Heads spread over workers compute exactly what one thread computes.
+    func testAttentionIsIdenticalForAnyWorkerCount() throws {
+        let qkv = randomTensor([3, 7, 3 * 8], seed: 52), dOut = randomTensor([3, 7, 8], seed: 53)
+        let saved = BLASThreads.count
+        defer { BLASThreads.set(saved) }
+        var results: [[Float]] = []
+        for threads in [1, 2, 3] {
+            BLASThreads.set(threads)
+            let out = Tensor(zeros: [3, 7, 8]), probs = Tensor(zeros: [3, 2, 7, 7]), dqkv = Tensor(zeros: qkv.shape)
+            try Attention.forward(output: out, probabilities: probs, qkv: qkv, heads: 2, causal: true)
+            try Attention.backward(qkvGradient: dqkv, outputGradient: dOut, probabilities: probs, qkv: qkv, heads: 2,
+                                   scratch: Tensor(zeros: [threads * 49]))
+            results.append(out.values + dqkv.values)
+        }
+        XCTAssertEqual(results[0], results[1])
+        XCTAssertEqual(results[0], results[2])
+    }
+
     func testAttentionRejectsIndivisibleHeads() {
         XCTAssertThrowsError(try Attention.forward(output: Tensor(zeros: [1, 2, 10]), probabilities: Tensor(zeros: [1, 3, 2, 2]),
                                                    qkv: Tensor(zeros: [1, 2, 30]), heads: 3, causal: false)) {
