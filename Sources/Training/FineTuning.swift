@@ -107,7 +107,7 @@ public final class FineTuner {
         return records
     }
 
-    /// P(class 1) for each of `cases` (two-class prompts), or the full `[case][class]` probabilities.
+    /// Class probabilities `[case][class]` of `cases`, without dropout or augmentation.
     public func probabilities(_ images: CaseImages, cases: [Int]) throws -> [[Double]] {
         let size = images.imageSize, capacity = max(1, min(settings.batchSize, cases.count))
         let pixels = Tensor(zeros: [capacity, 3, size, size])
