@@ -64,8 +64,9 @@ public final class EncoderLayer: @unchecked Sendable {
         for (column, target) in [LoRATarget.query, .key, .value].enumerated() {
             try linear(target, output: a.qkv.pointer + column * c, stride: 3 * c, input: scratch.norm, generator: &generator)
         }
-        try Attention.forward(output: a.attention, probabilities: a.probabilities, qkv: a.qkv, heads: shape.heads, causal: shape.causal)
-        try linear(.output, output: a.middle.pointer, stride: c, input: a.attention, generator: &generator)
+        let attention = a.attention ?? scratch.attention
+        try Attention.forward(output: attention, probabilities: a.probabilities, qkv: a.qkv, heads: shape.heads, causal: shape.causal)
+        try linear(.output, output: a.middle.pointer, stride: c, input: attention, generator: &generator)
         try Residual.forward(output: a.middle, a.middle, input)
         try normalize2(a.middle, into: scratch.norm, saved: a)
         try linear(.fc1, output: a.hidden.pointer, stride: shape.intermediate, input: scratch.norm, generator: &generator)
@@ -125,7 +126,8 @@ public final class EncoderLayer: @unchecked Sendable {
         let attentionNeeded = needsInputGradient || qkvAdapted
         guard attentionNeeded || adapters[.output] != nil else { return }
         g.attention.zero()
-        try linearBackward(.output, outputGradient: gradient.pointer, stride: c, input: a.attention,
+        // Without an out_proj adapter only dx = dy·W is needed, which reads no input: the scratch stands in for its shape.
+        try linearBackward(.output, outputGradient: gradient.pointer, stride: c, input: a.attention ?? scratch.attention,
                            inputGradient: attentionNeeded ? g.attention : nil)
         guard attentionNeeded else { return }
         g.qkv.zero()
@@ -157,15 +159,18 @@ public final class EncoderLayer: @unchecked Sendable {
 
 /// What one layer's forward saves for its backward, for `[B, T]` tokens (allocated once, reused every step).
 final class LayerActivations {
-    let mean1: Tensor, rstd1: Tensor, qkv: Tensor, probabilities: Tensor, attention: Tensor
+    let mean1: Tensor, rstd1: Tensor, qkv: Tensor, probabilities: Tensor
+    /// The attention output, kept only when out_proj has an adapter (its dA needs it; dx through the frozen
+    /// out_proj does not); otherwise nil and the forward uses the stack's scratch.
+    let attention: Tensor?
     let middle: Tensor, mean2: Tensor, rstd2: Tensor, hidden: Tensor
 
-    init(shape: EncoderShape, batch: Int, tokens: Int) {
+    init(shape: EncoderShape, batch: Int, tokens: Int, keepsAttentionOutput: Bool) {
         let c = shape.width
         mean1 = Tensor(zeros: [batch * tokens]); rstd1 = Tensor(zeros: [batch * tokens])
         qkv = Tensor(zeros: [batch, tokens, 3 * c])
         probabilities = Tensor(zeros: [batch, shape.heads, tokens, tokens])
-        attention = Tensor(zeros: [batch, tokens, c])
+        attention = keepsAttentionOutput ? Tensor(zeros: [batch, tokens, c]) : nil
         middle = Tensor(zeros: [batch, tokens, c])
         mean2 = Tensor(zeros: [batch * tokens]); rstd2 = Tensor(zeros: [batch * tokens])
         hidden = Tensor(zeros: [batch, tokens, shape.intermediate])
@@ -176,7 +181,7 @@ final class LayerActivations {
         let rows = batch * tokens
         mean1 = try full.mean1.rows(0..<rows); rstd1 = try full.rstd1.rows(0..<rows)
         qkv = try full.qkv.rows(0..<batch); probabilities = try full.probabilities.rows(0..<batch)
-        attention = try full.attention.rows(0..<batch); middle = try full.middle.rows(0..<batch)
+        attention = try full.attention?.rows(0..<batch); middle = try full.middle.rows(0..<batch)
         mean2 = try full.mean2.rows(0..<rows); rstd2 = try full.rstd2.rows(0..<rows)
         hidden = try full.hidden.rows(0..<batch)
     }
@@ -191,16 +196,18 @@ final class LayerActivations {
 /// Values a layer uses only for a moment — layer-norm outputs and the MLP activation — shared by every layer of a
 /// stack, and refilled in backward when an adapter needs them.
 final class LayerScratch {
-    let norm: Tensor, activated: Tensor
+    let norm: Tensor, activated: Tensor, attention: Tensor
 
     init(shape: EncoderShape, batch: Int, tokens: Int) {
         norm = Tensor(zeros: [batch, tokens, shape.width])
         activated = Tensor(zeros: [batch, tokens, shape.intermediate])
+        attention = Tensor(zeros: [batch, tokens, shape.width])
     }
 
     private init(_ full: LayerScratch, batch: Int) throws {
         norm = try full.norm.rows(0..<batch)
         activated = try full.activated.rows(0..<batch)
+        attention = try full.attention.rows(0..<batch)
     }
 
     func prefix(batch: Int) throws -> LayerScratch {

@@ -81,34 +81,42 @@ public final class TransformerStack: @unchecked Sendable {
     func releaseWorkspace() { workspace = nil }
 
     private func workspace(batch: Int, tokens: Int) throws -> Workspace {
-        if let space = workspace, space.tokens == tokens, space.capacity >= batch, space.savedFrom == lowestAdaptedLayer {
+        let outputAdapted = layers.map { $0.adapters[.output] != nil }
+        if let space = workspace, space.tokens == tokens, space.capacity >= batch, space.savedFrom == lowestAdaptedLayer,
+           space.outputAdapted == outputAdapted {
             return space
         }
-        let space = Workspace(shape: shape, layerCount: layers.count, capacity: batch, tokens: tokens, savedFrom: lowestAdaptedLayer)
+        let space = Workspace(shape: shape, layerCount: layers.count, capacity: batch, tokens: tokens, savedFrom: lowestAdaptedLayer,
+                              outputAdapted: outputAdapted)
         workspace = space
         return space
     }
 
     private final class Workspace {
-        let capacity: Int, tokens: Int, savedFrom: Int?
+        let capacity: Int, tokens: Int, savedFrom: Int?, outputAdapted: [Bool]
         /// streams[i] = input of layer i; streams[L] = output of the stack.
         let streams: [Tensor]
         let saved: [LayerActivations?]
-        let transient: LayerActivations
+        /// Activations of frozen layers, overwritten layer after layer (none when every layer keeps its own).
+        lazy var transient = LayerActivations(shape: shape, batch: capacity, tokens: tokens, keepsAttentionOutput: true)
+        private let shape: EncoderShape
         let scratch: LayerScratch
         let gradients: LayerGradients
         let streamGradient: Tensor
         var lastBatch = 0
 
-        init(shape: EncoderShape, layerCount: Int, capacity: Int, tokens: Int, savedFrom: Int?) {
+        /// `outputAdapted[i]`: layer i's out_proj has an adapter, which needs the attention output again in backward.
+        init(shape: EncoderShape, layerCount: Int, capacity: Int, tokens: Int, savedFrom: Int?, outputAdapted: [Bool]) {
             self.capacity = capacity
             self.tokens = tokens
             self.savedFrom = savedFrom
+            self.outputAdapted = outputAdapted
             streams = (0...layerCount).map { _ in Tensor(zeros: [capacity, tokens, shape.width]) }
             saved = (0..<layerCount).map { index in
-                savedFrom.map { index >= $0 } == true ? LayerActivations(shape: shape, batch: capacity, tokens: tokens) : nil
+                savedFrom.map { index >= $0 } == true
+                    ? LayerActivations(shape: shape, batch: capacity, tokens: tokens, keepsAttentionOutput: outputAdapted[index]) : nil
             }
-            transient = LayerActivations(shape: shape, batch: capacity, tokens: tokens)
+            self.shape = shape
             scratch = LayerScratch(shape: shape, batch: capacity, tokens: tokens)
             let trains = savedFrom != nil
             gradients = LayerGradients(shape: shape, batch: trains ? capacity : 0, tokens: trains ? tokens : 0)
