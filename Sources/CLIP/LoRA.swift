@@ -90,8 +90,14 @@ public final class LoRAAdapter {
 
     /// Adds `s · B A drop(x)` to the rows of `y` (row stride `outputStride`, as in `Linear.forward`).
     /// `dropoutGenerator` draws the dropout mask when training; nil means evaluation (no dropout).
+    /// Its products are skinny (rank r against the layer width), so they run on one BLAS thread.
     public func forward(adding y: UnsafeMutablePointer<Float>, outputStride: Int, input x: Tensor,
                         dropoutGenerator: inout SeededGenerator?) throws {
+        try BLASThreads.singleThreaded { try forwardProducts(adding: y, outputStride: outputStride, input: x, dropoutGenerator: &dropoutGenerator) }
+    }
+
+    private func forwardProducts(adding y: UnsafeMutablePointer<Float>, outputStride: Int, input x: Tensor,
+                                 dropoutGenerator: inout SeededGenerator?) throws {
         let rows = x.rowCount
         let u = try scratch(&projected, rows: rows, width: rank)
         maskApplied = dropout > 0 && dropoutGenerator != nil
@@ -114,6 +120,11 @@ public final class LoRAAdapter {
     /// Accumulates dA, dB and (when `inputGradient` is given) dx, from `dy` rows with stride `gradientStride`.
     public func backward(outputGradient dy: UnsafePointer<Float>, gradientStride: Int, input x: Tensor,
                          inputGradient dx: Tensor?) throws {
+        try BLASThreads.singleThreaded { try backwardProducts(outputGradient: dy, gradientStride: gradientStride, input: x, inputGradient: dx) }
+    }
+
+    private func backwardProducts(outputGradient dy: UnsafePointer<Float>, gradientStride: Int, input x: Tensor,
+                                  inputGradient dx: Tensor?) throws {
         let rows = x.rowCount
         guard let projected, projected.rowCount >= rows else { throw ShapeError("LoRA backward before forward") }
         let u = try projected.rows(0..<rows)
