@@ -112,29 +112,9 @@ enum ModelBenchmarks {
         let stepS: Double
         let scoringS: Double
         let estimateS: Double
-        var estimateMin: Double { estimateS / 60 }
+        let estimateMin: Double
         let sgemmFraction: Double
         let peakRssMb: Double
-
-        enum CodingKeys: String, CodingKey {
-            case benchmark, architecture, placement, precision, threads, cases, trainCases, testCases, epochs, batch, steps, stepS,
-                 scoringS, estimateS, estimateMin, sgemmFraction, peakRssMb
-        }
-
-        func encode(to encoder: Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            for (key, value) in [(CodingKeys.benchmark, benchmark), (.architecture, architecture), (.placement, placement), (.precision, precision)] {
-                try container.encode(value, forKey: key)
-            }
-            for (key, value) in [(CodingKeys.threads, threads), (.cases, cases), (.trainCases, trainCases), (.testCases, testCases),
-                                 (.epochs, epochs), (.batch, batch), (.steps, steps)] {
-                try container.encode(value, forKey: key)
-            }
-            for (key, value) in [(CodingKeys.stepS, stepS), (.scoringS, scoringS), (.estimateS, estimateS), (.estimateMin, estimateMin),
-                                 (.sgemmFraction, sgemmFraction), (.peakRssMb, peakRssMb)] {
-                try container.encode(value, forKey: key)
-            }
-        }
     }
 
     static func job(architecture: String, placement: String, targets: [LoRATarget], rank: Int, repeats: Int) throws -> JobEstimate {
@@ -142,8 +122,9 @@ enum ModelBenchmarks {
         let encode = try encode(architecture: architecture, images: 16, repeats: repeats)
         let steps = (146 + 15) / 16 * 30
         let scoring = encode.imagesS * 36 / 16
+        let estimate = train.stepS * Double(steps) + scoring
         return JobEstimate(architecture: architecture, placement: placement, threads: BLASThreads.count, steps: steps,
-                           stepS: train.stepS, scoringS: scoring, estimateS: train.stepS * Double(steps) + scoring,
+                           stepS: train.stepS, scoringS: scoring, estimateS: estimate, estimateMin: estimate / 60,
                            sgemmFraction: train.sgemmFraction, peakRssMb: ProcessResources.peakResidentMegabytes() ?? 0)
     }
 
