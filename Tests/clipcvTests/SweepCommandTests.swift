@@ -43,6 +43,14 @@ final class SweepCommandTests: XCTestCase {
         for name in ["plan.json", "results.jsonl", "report.md", "report.json", "roc.svg", "auc_by_placement.svg"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: three.appendingPathComponent(name).path), name)
         }
+        // `clipcv report` rebuilds the same files from results.jsonl alone.
+        let predictions = try file(three, "predictions.csv"), metrics = try file(three, "metrics.csv")
+        for name in ["predictions.csv", "metrics.csv", "report.md"] { try FileManager.default.removeItem(at: three.appendingPathComponent(name)) }
+        let rebuilt = try Executable.run(["report", three.path])
+        XCTAssertEqual(rebuilt.status, 0, rebuilt.errors)
+        XCTAssertEqual(try file(three, "predictions.csv"), predictions)
+        XCTAssertEqual(try file(three, "metrics.csv"), metrics)
+        XCTAssertTrue(rebuilt.output.contains("| zero-shot (baseline) |"), rebuilt.output)
     }
 
     /// kill -9 of the whole MPI job in the middle, then --resume: the same predictions and metrics as a run never killed.
