@@ -57,6 +57,11 @@ public final class CLIPModel: @unchecked Sendable {
         self.loraSettings = settings
     }
 
+    /// The frozen base model: no adapter anywhere.
+    public func removeAdapters() throws {
+        try placeAdapters(Placement(vision: .none, text: .none, description: "none"), settings: loraSettings ?? LoRASettings()) { _, _, _, _ in nil }
+    }
+
     /// Every adapter with its PEFT module name, e.g. `base_model.model.vision_model.encoder.layers.0.self_attn.q_proj`.
     public var adapters: [(name: String, adapter: LoRAAdapter)] {
         Tower.allCases.flatMap { tower in

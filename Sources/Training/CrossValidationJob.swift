@@ -43,7 +43,7 @@ extension Experiment {
             log("epoch \(epochLosses.count) loss \(String(format: "%.4f", epochLosses.last!)) (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
             return FoldResult(scores: try scores(tuner, cases: test), epochLosses: epochLosses)
         case .zeroShot:
-            try removeAdapters()
+            try model.removeAdapters()
             return FoldResult(scores: try scores(try fineTuner(trainLabels: trainLabels, seed: seed), cases: test), epochLosses: [])
         case .linearProbe:
             let features = try frozenImageFeatures()

@@ -83,13 +83,8 @@ public final class Experiment: @unchecked Sendable {
     private var cachedFeatures: [[Double]]?
     private let lock = NSLock()
 
-    /// The frozen base model: no adapter anywhere.
-    public func removeAdapters() throws {
-        try model.placeAdapters(Placement(vision: .none, text: .none, description: "none"), settings: configuration.lora) { _, _, _, _ in nil }
-    }
-
     private func imageFeatures(cases: [Int]) throws -> [[Double]] {
-        try removeAdapters()
+        try model.removeAdapters()
         var none: SeededGenerator? = nil
         let size = images.imageSize
         var features: [[Double]] = []

@@ -52,9 +52,13 @@ let benchCommand = Command(
         switch which {
         case "gemm": try printJSON(GEMMBenchmark.run(repeats: repeats))
         case "encode":
-            try printJSON(ModelBenchmarks.encode(architecture: try arguments.string("arch"), images: try arguments.int("batch"), repeats: repeats))
+            let architecture = try arguments.string("arch")
+            try printJSON(ModelBenchmarks.encode(try ModelBenchmarks.model(architecture), architecture: architecture,
+                                                 images: try arguments.int("batch"), repeats: repeats))
         case "train":
-            try printJSON(ModelBenchmarks.train(architecture: try arguments.string("arch"), placement: try arguments.string("placement"),
+            let architecture = try arguments.string("arch")
+            try printJSON(ModelBenchmarks.train(try ModelBenchmarks.model(architecture), architecture: architecture,
+                                                placement: try arguments.string("placement"),
                                                 targets: try targets(), rank: try arguments.int("lora-rank"), batch: try arguments.int("batch"),
                                                 steps: repeats, cache: arguments.flag("frozen-prefix-cache")))
         case "job":

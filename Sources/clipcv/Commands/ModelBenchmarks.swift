@@ -61,8 +61,7 @@ enum ModelBenchmarks {
         return tensor
     }
 
-    static func encode(architecture: String, images: Int, repeats: Int) throws -> EncodeReport {
-        let model = try model(architecture)
+    static func encode(_ model: CLIPModel, architecture: String, images: Int, repeats: Int) throws -> EncodeReport {
         let input = pixels(batch: images, size: model.configuration.vision.imageSize)
         let ids = promptIDs()
         var none: SeededGenerator? = nil
@@ -77,9 +76,9 @@ enum ModelBenchmarks {
                             sgemmFraction: achieved / sgemm, peakRssMb: ProcessResources.peakResidentMegabytes() ?? 0)
     }
 
-    static func train(architecture: String, placement: String, targets: [LoRATarget], rank: Int, batch: Int, steps: Int,
-                      cache: Bool) throws -> TrainReport {
-        let harness = try TrainingStep(model: try model(architecture), placement: placement, targets: targets, rank: rank, batch: batch, cache: cache)
+    static func train(_ model: CLIPModel, architecture: String, placement: String, targets: [LoRATarget], rank: Int, batch: Int,
+                      steps: Int, cache: Bool) throws -> TrainReport {
+        let harness = try TrainingStep(model: model, placement: placement, targets: targets, rank: rank, batch: batch, cache: cache)
         var forward: [Double] = [], backward: [Double] = [], update: [Double] = [], flops: [Double] = []
         _ = try harness.run()  // warm-up step: buffers allocated, caches warm
         for _ in 0..<max(1, steps) {
@@ -118,8 +117,12 @@ enum ModelBenchmarks {
     }
 
     static func job(architecture: String, placement: String, targets: [LoRATarget], rank: Int, repeats: Int) throws -> JobEstimate {
-        let train = try train(architecture: architecture, placement: placement, targets: targets, rank: rank, batch: 16, steps: repeats, cache: false)
-        let encode = try encode(architecture: architecture, images: 16, repeats: repeats)
+        // One model for both measurements: building a random ViT-B/32 takes seconds. Encoding runs without adapters.
+        let model = try model(architecture)
+        let train = try train(model, architecture: architecture, placement: placement, targets: targets, rank: rank, batch: 16,
+                              steps: repeats, cache: false)
+        try model.removeAdapters()
+        let encode = try encode(model, architecture: architecture, images: 16, repeats: repeats)
         let steps = (146 + 15) / 16 * 30
         let scoring = encode.imagesS * 36 / 16
         let estimate = train.stepS * Double(steps) + scoring
