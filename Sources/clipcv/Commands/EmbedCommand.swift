@@ -20,8 +20,7 @@ let embedCommand = Command(
         .list("images", "FILE", help: "image files"),
         .list("prompts", "TEXT", help: "text prompts", required: true),
         .value("output", "JSON", help: "output file", required: true),
-        .value("window", "L,W", help: "CT window for 16-bit PNG, NIfTI and NPY images, or none", default: FineTuningOptions.defaults.window),
-    ],
+    ] + FineTuningOptions.options("window"),
     run: { arguments in
         let modelDirectory = URL(fileURLWithPath: try arguments.string("model"))
         let model = try CLIPModel(checkpoint: try Checkpoint(directory: modelDirectory))

@@ -31,6 +31,11 @@ enum FineTuningOptions {
         .flag("preprocessed", help: "manifest images are float32 NPY model-ready pixels 3×S×S (no windowing, resizing, normalization)"),
     ]
 
+    /// Declarations of the named options, for commands that take some of them (predict, embed): one help text each.
+    static func options(_ names: String...) -> [Option] {
+        names.map { name in options.first { $0.name == name }! }
+    }
+
     /// The configuration the flags describe (defaults where a flag is absent).
     static func configuration(_ arguments: ParsedArguments) throws -> FineTuningConfiguration {
         var configuration = FineTuningConfiguration()

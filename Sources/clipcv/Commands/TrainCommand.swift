@@ -68,12 +68,8 @@ let predictCommand = Command(
         .value("data", "CSV", help: "manifest: case_id[,label],image[,…]", required: true),
         .list("classes", "PROMPT", help: "class prompts, label order (as in training)", required: true),
         .value("output", "CSV", help: "predictions file", required: true),
-        .value("window", "L,W", help: "CT window, as in training", default: FineTuningOptions.defaults.window),
-        .value("roi-margin", "PX", help: "pixels around a mask's bounding box, as in training", default: "\(FineTuningOptions.defaults.roiMargin)"),
-        .value("logit-scale", "S", help: "fixed logit scale used in training, if any"),
-        .flag("preprocessed", help: "manifest images are float32 NPY model-ready pixels"),
         .value("batch-size", "B", help: "images per forward pass", default: "16"),
-    ],
+    ] + FineTuningOptions.options("window", "roi-margin", "logit-scale", "preprocessed"),
     run: { arguments in
         var configuration = FineTuningConfiguration()
         configuration.window = try arguments.string("window")
