@@ -6,31 +6,35 @@ import Foundation
 public enum QuickGELU {
     public static func forward(output y: Tensor, input x: Tensor) throws {
         try requireSameShape(y, x, "quickGELU")
-        let out = y.pointer, inp = x.pointer, n = x.count
-        var i = 0
-        while i + lanes <= n {
-            let v = load(inp + i)
-            store(v * sigmoid(v), out + i)
-            i += lanes
+        let out = y.pointer, inp = x.pointer
+        forEachRange(x.count) { range in
+            var i = range.lowerBound
+            while i + lanes <= range.upperBound {
+                let v = load(inp + i)
+                store(v * sigmoid(v), out + i)
+                i += lanes
+            }
+            while i < range.upperBound { let v = inp[i]; out[i] = v * sigmoid(v); i += 1 }
         }
-        while i < n { let v = inp[i]; out[i] = v * sigmoid(v); i += 1 }
     }
 
     public static func backward(inputGradient dx: Tensor, outputGradient dy: Tensor, input x: Tensor) throws {
         try requireSameShape(dx, x, "quickGELU backward")
         try requireSameShape(dy, x, "quickGELU backward")
-        let dInp = dx.pointer, dOut = dy.pointer, inp = x.pointer, n = x.count
-        var i = 0
-        while i + lanes <= n {
-            let v = load(inp + i), s = sigmoid(v)
-            let local = s + FloatVector(repeating: 1.702) * v * s * (FloatVector(repeating: 1) - s)
-            store(load(dInp + i) + load(dOut + i) * local, dInp + i)
-            i += lanes
-        }
-        while i < n {
-            let v = inp[i], s = sigmoid(v)
-            dInp[i] += dOut[i] * (s + 1.702 * v * s * (1 - s))
-            i += 1
+        let dInp = dx.pointer, dOut = dy.pointer, inp = x.pointer
+        forEachRange(x.count) { range in
+            var i = range.lowerBound
+            while i + lanes <= range.upperBound {
+                let v = load(inp + i), s = sigmoid(v)
+                let local = s + FloatVector(repeating: 1.702) * v * s * (FloatVector(repeating: 1) - s)
+                store(load(dInp + i) + load(dOut + i) * local, dInp + i)
+                i += lanes
+            }
+            while i < range.upperBound {
+                let v = inp[i], s = sigmoid(v)
+                dInp[i] += dOut[i] * (s + 1.702 * v * s * (1 - s))
+                i += 1
+            }
         }
     }
 
@@ -47,9 +51,11 @@ public enum GELU {
     public static func forward(output y: Tensor, input x: Tensor) throws {
         try requireSameShape(y, x, "GELU")
         let out = y.pointer, inp = x.pointer
-        for i in 0..<x.count {
-            let v = inp[i]
-            out[i] = 0.5 * v * (1 + erff(v * Float(0.5).squareRoot()))
+        forEachRange(x.count) { range in
+            for i in range {
+                let v = inp[i]
+                out[i] = 0.5 * v * (1 + erff(v * Float(0.5).squareRoot()))
+            }
         }
     }
 
@@ -58,11 +64,13 @@ public enum GELU {
         try requireSameShape(dy, x, "GELU backward")
         let dInp = dx.pointer, dOut = dy.pointer, inp = x.pointer
         let inverseSqrtTwoPi: Float = 0.398_942_28
-        for i in 0..<x.count {
-            let v = inp[i]
-            let cdf = 0.5 * (1 + erff(v * Float(0.5).squareRoot()))
-            let pdf = inverseSqrtTwoPi * expf(-0.5 * v * v)
-            dInp[i] += dOut[i] * (cdf + v * pdf)
+        forEachRange(x.count) { range in
+            for i in range {
+                let v = inp[i]
+                let cdf = 0.5 * (1 + erff(v * Float(0.5).squareRoot()))
+                let pdf = inverseSqrtTwoPi * expf(-0.5 * v * v)
+                dInp[i] += dOut[i] * (cdf + v * pdf)
+            }
         }
     }
 }
@@ -72,20 +80,30 @@ public enum Residual {
     public static func forward(output y: Tensor, _ a: Tensor, _ b: Tensor) throws {
         try requireSameShape(y, a, "residual")
         try requireSameShape(b, a, "residual")
-        let out = y.pointer, pa = a.pointer, pb = b.pointer, n = a.count
-        var i = 0
-        while i + lanes <= n { store(load(pa + i) + load(pb + i), out + i); i += lanes }
-        while i < n { out[i] = pa[i] + pb[i]; i += 1 }
+        let out = y.pointer, pa = a.pointer, pb = b.pointer
+        forEachRange(a.count) { range in
+            var i = range.lowerBound
+            while i + lanes <= range.upperBound { store(load(pa + i) + load(pb + i), out + i); i += lanes }
+            while i < range.upperBound { out[i] = pa[i] + pb[i]; i += 1 }
+        }
     }
 
     /// `gradient += dy` (call once for each branch that needs it).
     public static func backward(accumulating gradient: Tensor, outputGradient dy: Tensor) throws {
         try requireSameShape(gradient, dy, "residual backward")
-        let g = gradient.pointer, d = dy.pointer, n = dy.count
-        var i = 0
-        while i + lanes <= n { store(load(g + i) + load(d + i), g + i); i += lanes }
-        while i < n { g[i] += d[i]; i += 1 }
+        let g = gradient.pointer, d = dy.pointer
+        forEachRange(dy.count) { range in
+            var i = range.lowerBound
+            while i + lanes <= range.upperBound { store(load(g + i) + load(d + i), g + i); i += lanes }
+            while i < range.upperBound { g[i] += d[i]; i += 1 }
+        }
     }
+}
+
+/// An elementwise kernel's loop over `0..<count`, split over the worker team at lane-aligned cuts.
+@inline(__always)
+func forEachRange(_ count: Int, _ body: (Range<Int>) -> Void) {
+    WorkerTeam.shared.split(count, grain: WorkerTeam.elementGrain, alignment: lanes, body)
 }
 
 func requireSameShape(_ a: Tensor, _ b: Tensor, _ name: String) throws {

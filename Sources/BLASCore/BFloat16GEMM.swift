@@ -1,5 +1,4 @@
 import CDNNL
-import Dispatch
 import Synchronization
 
 /// The bf16 backend of `GEMM`: oneDNN's matmul with bf16 operands and fp32 accumulation and output.
@@ -12,9 +11,9 @@ import Synchronization
 /// ViT-B/32), which the ranks of a node could no longer share.
 ///
 /// Threads: the rows of C are split into one block per `BLASThreads.count` thread, each block a single-threaded
-/// oneDNN primitive run through Dispatch. oneDNN's own OpenMP team would do the same split, but its idle threads
-/// spin for milliseconds after every product and take the core from the OpenBLAS threads of the fp32 products
-/// in between (and from the other ranks on a shared node).
+/// oneDNN primitive run by a thread of the `WorkerTeam`. oneDNN's own OpenMP team would do the same split, but its
+/// idle threads spin for milliseconds after every product and take the core from the OpenBLAS threads of the fp32
+/// products in between (and from the other ranks on a shared node).
 enum BFloat16GEMM {
     /// Products with a side shorter than this, or fewer multiply-adds than `minimumMultiplyAdds`, stay in fp32
     /// OpenBLAS. Measured on 2 threads (GFLOP/s fp32 → bf16): 64³ 115 → 43, 128³ 144 → 138, 256³ 180 → 180–229,
@@ -244,9 +243,9 @@ struct BlockWork: @unchecked Sendable {
     }
 }
 
-/// `body(0..<count)` on `count` threads (the caller's among them), or inline for one.
-private func parallel(_ count: Int, _ body: @Sendable (Int) -> Void) {
-    if count == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: count, execute: body) }
+/// `body(0..<count)` on `count` threads of the team (the caller's among them).
+private func parallel(_ count: Int, _ body: (Int) -> Void) {
+    WorkerTeam.shared.run(parts: count, body)
 }
 
 /// A 64-byte-aligned buffer that only grows.

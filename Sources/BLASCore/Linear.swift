@@ -7,7 +7,9 @@ public enum Linear {
         let (rows, inFeatures, outFeatures) = try dimensions(x, weight, bias)
         try require(outputStride >= outFeatures, "linear: output stride \(outputStride) < out features \(outFeatures)")
         if let bias {
-            for row in 0..<rows { (y + row * outputStride).update(from: bias.pointer, count: outFeatures) }
+            WorkerTeam.shared.split(rows, grain: Swift.max(1, WorkerTeam.elementGrain / outFeatures)) { range in
+                for row in range { (y + row * outputStride).update(from: bias.pointer, count: outFeatures) }
+            }
         }
         GEMM.multiply(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                       a: x.pointer, lda: inFeatures, b: weight.pointer, ldb: inFeatures,

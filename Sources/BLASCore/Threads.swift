@@ -20,6 +20,18 @@ public enum BLASThreads {
         return try body()
     }
 
+    /// Binds thread k of the compute threads to `cpus[k]`: the calling thread (which then must be the one that
+    /// runs the kernels), OpenBLAS's workers and the `WorkerTeam`'s helpers, so that each core has one thread of
+    /// each pool. Unbound, the scheduler often woke a team helper onto the caller's core while OpenBLAS's idle
+    /// worker spun on the other: bf16 products then ran at half speed. Needs `cpus.count >= count`.
+    public static func bind(to cpus: [Int32]) {
+        let threads = count
+        guard cpus.count >= threads, threads > 1 else { return }
+        _ = clipcv_bind_current_thread(cpus[0])
+        for worker in 0..<(threads - 1) { _ = clipcv_bind_openblas_thread(Int32(worker), cpus[worker + 1]) }
+        WorkerTeam.shared.bindHelpers(to: Array(cpus[1..<threads]))
+    }
+
     /// The CPU kernel family OpenBLAS selected, e.g. "Haswell" or "SkylakeX".
     public static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }

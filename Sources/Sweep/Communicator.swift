@@ -61,16 +61,20 @@ public final class Communicator: MessageTransport, @unchecked Sendable {
         return result
     }
 
-    /// BLAS threads for this rank (`ThreadBudget.threadsPerRank`): the cores of this node's ranks (the union of
-    /// their affinity masks) divided among them, at most this rank's own cores; `override` wins. Collective over
-    /// the node: every rank calls it.
-    public func threadsPerRank(override: Int? = nil) throws -> Int {
+    /// Compute threads for this rank (`ThreadBudget.threadsPerRank`): the cores of this node's ranks (the union of
+    /// their affinity masks) divided among them, at most this rank's own cores; `override` wins. With them, the CPUs
+    /// to bind them to (`ThreadBudget.cpusToBind`). Collective over the node: every rank calls it.
+    public func computeThreads(override: Int? = nil) throws -> (count: Int, cpus: [Int32]?) {
         // Every rank of a node reports the same mask width; pad to 4096 CPUs so the reduction lengths agree anyway.
         var own = ProcessResources.allowedCPUs()
         own += [UInt64](repeating: 0, count: max(0, 64 - own.count))
-        let union = try nodeAllReduceOr(Array(own.prefix(64)))
-        return ThreadBudget.threadsPerRank(ownCores: ProcessResources.count(own), nodeCores: ProcessResources.count(union),
-                                           ranksOnNode: nodeLocalSize, override: override)
+        own = Array(own.prefix(64))
+        let union = try nodeAllReduceOr(own)
+        let count = ThreadBudget.threadsPerRank(ownCores: ProcessResources.count(own), nodeCores: ProcessResources.count(union),
+                                                ranksOnNode: nodeLocalSize, override: override)
+        let cpus = ThreadBudget.cpusToBind(own: ProcessResources.cpus(own), node: ProcessResources.cpus(union),
+                                           localRank: nodeLocalRank, ranksOnNode: nodeLocalSize, threads: count)
+        return (count, cpus)
     }
 
     /// Sends `bytes` to `destination` with `tag`.

@@ -49,6 +49,11 @@ public enum ProcessResources {
         return words
     }
 
+    /// The CPUs of a mask, ascending.
+    public static func cpus(_ mask: [UInt64]) -> [Int32] {
+        mask.enumerated().flatMap { word, bits in (0..<64).filter { bits & (1 << UInt64($0)) != 0 }.map { Int32(word * 64 + $0) } }
+    }
+
     /// Number of set bits in a CPU mask.
     public static func count(_ cpus: [UInt64]) -> Int { cpus.reduce(0) { $0 + $1.nonzeroBitCount } }
 
@@ -74,5 +79,19 @@ public enum ThreadBudget {
     public static func threadsPerRank(ownCores: Int, nodeCores: Int, ranksOnNode: Int, override: Int? = nil) -> Int {
         if let override { return max(1, override) }
         return max(1, min(ownCores, nodeCores / max(1, ranksOnNode)))
+    }
+
+    /// The CPUs to bind this rank's `threads` compute threads to, one each, or nil to leave them to the scheduler.
+    /// Bound by the launcher to a set of its own (`--bind-to core`, SLURM), a rank takes the first CPUs of that set;
+    /// unbound (every rank may use every CPU of the node), rank r of the node takes the r-th slice of `threads`
+    /// CPUs. Nil when the CPUs do not go round (oversubscribed), or for a single thread (nothing to place).
+    ///
+    /// - Parameters:
+    ///   - own: this rank's allowed CPUs; `node`: those of the node's ranks together.
+    public static func cpusToBind(own: [Int32], node: [Int32], localRank: Int, ranksOnNode: Int, threads: Int) -> [Int32]? {
+        guard threads > 1 else { return nil }
+        if own != node { return own.count >= threads ? Array(own.prefix(threads)) : nil }
+        let first = localRank * threads
+        return ranksOnNode * threads <= node.count ? Array(node[first..<first + threads]) : nil
     }
 }

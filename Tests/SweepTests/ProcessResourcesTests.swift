@@ -35,6 +35,22 @@ final class ProcessResourcesTests: XCTestCase {
         }
         let fromMask = (0..<cpus.count * 64).filter { cpus[$0 / 64] >> UInt64($0 % 64) & 1 == 1 }
         XCTAssertEqual(fromMask, expected)
+        XCTAssertEqual(ProcessResources.cpus(cpus).map(Int.init), expected)
+    }
+
+    func testThreadsAreBoundOnlyWhereTheCPUsGoRound() {
+        let node: [Int32] = [0, 1, 2, 3, 4, 5, 6, 7]
+        // Unbound ranks (every rank sees the whole node): rank r takes the r-th slice.
+        XCTAssertEqual(ThreadBudget.cpusToBind(own: node, node: node, localRank: 0, ranksOnNode: 4, threads: 2), [0, 1])
+        XCTAssertEqual(ThreadBudget.cpusToBind(own: node, node: node, localRank: 3, ranksOnNode: 4, threads: 2), [6, 7])
+        // Bound by the launcher (--map-by ppr:2:node:PE=4): each rank within its own set.
+        XCTAssertEqual(ThreadBudget.cpusToBind(own: [4, 5, 6, 7], node: node, localRank: 1, ranksOnNode: 2, threads: 4), [4, 5, 6, 7])
+        // Oversubscribed, or more threads than the own set: the scheduler places them.
+        XCTAssertNil(ThreadBudget.cpusToBind(own: [0, 1], node: [0, 1], localRank: 1, ranksOnNode: 3, threads: 1))
+        XCTAssertNil(ThreadBudget.cpusToBind(own: [0, 1], node: [0, 1], localRank: 0, ranksOnNode: 2, threads: 2))
+        XCTAssertNil(ThreadBudget.cpusToBind(own: [2], node: node, localRank: 0, ranksOnNode: 8, threads: 2))
+        // One thread: nothing to place.
+        XCTAssertNil(ThreadBudget.cpusToBind(own: [0], node: [0, 1], localRank: 0, ranksOnNode: 2, threads: 1))
     }
 
     func testPeakResidentMemoryIsReadAndCanBeReset() throws {

@@ -20,7 +20,7 @@ let benchCommand = Command(
     """,
     positionals: "BENCHMARK",
     options: [
-        .value("threads", "N", help: "OpenBLAS threads", default: "all cores"),
+        .value("threads", "N", help: "compute threads, bound one per CPU (CLIPCV_BIND_THREADS=0: unbound)", default: "all cores"),
         .value("repeats", "N", help: "timed repetitions per figure (the median is reported)", default: "5"),
         .value("arch", "NAME", help: "encode/train: architecture built in memory with random weights (vit-b-32, vit-b-16, demo)", default: "vit-b-32"),
         .value("batch", "N", help: "encode/train: images per batch", default: "16"),
@@ -35,10 +35,9 @@ let benchCommand = Command(
         guard let which = arguments.positional.first, arguments.positional.count == 1 else {
             throw UsageError("name one benchmark: gemm")
         }
-        if let threads = arguments.optionalString("threads"), threads != "all cores" {
-            BLASThreads.set(try arguments.int("threads"))
-        } else {
-            BLASThreads.set(ProcessInfo.processInfo.activeProcessorCount)
+        if which != "memory" {  // memory runs under mpirun and shares the node's cores among its ranks
+            let threads = arguments.optionalString("threads")
+            useComputeThreads(requested: threads == nil || threads == "all cores" ? nil : try arguments.int("threads"))
         }
         let repeats = try arguments.int("repeats")
         func targets() throws -> [LoRATarget] {

@@ -22,6 +22,7 @@ let embedCommand = Command(
         .value("output", "JSON", help: "output file", required: true),
     ] + FineTuningOptions.options("window"),
     run: { arguments in
+        useComputeThreads()
         let modelDirectory = URL(fileURLWithPath: try arguments.string("model"))
         let model = try CLIPModel(checkpoint: try Checkpoint(directory: modelDirectory))
         let tokenizer = try Tokenizer(directory: tokenizerDirectory(arguments) ?? modelDirectory)

@@ -23,7 +23,8 @@ enum MemoryBenchmark {
     static func run(architecture: String, modelDirectory: URL, placement: String, targets: [LoRATarget], rank: Int, batch: Int) throws {
         let world = try Communicator()
         defer { world.finalize() }
-        BLASThreads.set(try world.threadsPerRank())
+        let threads = try world.computeThreads()
+        useComputeThreads(count: threads.count, cpus: threads.cpus)
         _ = try world.shareFromRankZero {
             if !FileManager.default.fileExists(atPath: modelDirectory.appendingPathComponent("config.json").path) {
                 stderrLine("bench memory: writing a random \(architecture) checkpoint to \(modelDirectory.path)")

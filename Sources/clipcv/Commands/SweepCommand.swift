@@ -107,7 +107,8 @@ func runSweep(_ settings: SweepConfiguration, world: Communicator, extraNotes: [
     let foldsFile = resolved.optionalString("folds-file").map { URL(fileURLWithPath: $0) }
     let out = URL(fileURLWithPath: try resolved.string("out"))
 
-    BLASThreads.set(try world.threadsPerRank(override: try resolved.optionalInt("threads-per-rank")))
+    let threads = try world.computeThreads(override: try resolved.optionalInt("threads-per-rank"))
+    useComputeThreads(count: threads.count, cpus: threads.cpus)
     var directory: RunDirectory?
     let plan: SweepPlan
     do {

@@ -26,6 +26,7 @@ let trainCommand = Command(
         .value("log", "FILE", help: "one JSON object per optimizer step: step, epoch, loss, lr"),
     ] + FineTuningOptions.options,
     run: { arguments in
+        useComputeThreads()
         let configuration = try FineTuningOptions.configuration(arguments)
         let modelDirectory = URL(fileURLWithPath: try arguments.string("model"))
         let experiment = try Experiment(modelDirectory: modelDirectory, tokenizerDirectory: tokenizerDirectory(arguments), manifest: URL(fileURLWithPath: try arguments.string("data")),
@@ -71,6 +72,7 @@ let predictCommand = Command(
         .value("batch-size", "B", help: "images per forward pass", default: "16"),
     ] + FineTuningOptions.options("window", "roi-margin", "logit-scale", "preprocessed"),
     run: { arguments in
+        useComputeThreads()
         var configuration = FineTuningConfiguration()
         configuration.window = try arguments.string("window")
         configuration.roiMargin = try arguments.int("roi-margin")
