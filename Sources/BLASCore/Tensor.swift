@@ -25,7 +25,9 @@ public final class Tensor: @unchecked Sendable {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
-        self.pointer = .allocate(capacity: Swift.max(count, 1))
+        // Cache-line aligned, so every run sees the same alignment of its buffers.
+        self.pointer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride, alignment: 4096)
+            .bindMemory(to: Float.self, capacity: Swift.max(count, 1))
         self.pointer.initialize(repeating: 0, count: Swift.max(count, 1))
         self.owner = nil
         self.isReadOnly = false
@@ -74,6 +76,17 @@ public final class Tensor: @unchecked Sendable {
         return Tensor(viewing: pointer + range.lowerBound * rowSize, shape: newShape, owner: self, readOnly: isReadOnly)
     }
 
+    /// The first `newShape.product` elements seen with `newShape`, as a view: a smaller working set (fewer tokens
+    /// per item, say) inside a buffer sized for the largest.
+    public func leading(_ newShape: [Int]) throws -> Tensor {
+        if newShape == shape { return self }
+        let newCount = newShape.reduce(1, *)
+        guard newShape.allSatisfy({ $0 >= 0 }), newCount <= count else {
+            throw ShapeError("cannot view the first \(newCount) elements of \(shape) (\(count) elements) as \(newShape)")
+        }
+        return Tensor(viewing: pointer, shape: newShape, owner: self, readOnly: isReadOnly)
+    }
+
     /// The size of the last dimension (1 for a scalar).
     public var lastDimension: Int { shape.last ?? 1 }
     /// The number of rows when the tensor is seen as a matrix `[count / lastDimension, lastDimension]`.
@@ -90,7 +103,8 @@ public final class Tensor: @unchecked Sendable {
     /// Sets every element to zero (the usual start of a gradient buffer, since backward passes accumulate).
     public func zero() {
         precondition(!isReadOnly, "cannot write a read-only tensor")
-        pointer.update(repeating: 0, count: count)
+        let start = pointer
+        WorkerTeam.shared.split(count, grain: WorkerTeam.elementGrain) { (start + $0.lowerBound).update(repeating: 0, count: $0.count) }
     }
 
     /// Copies all values from `source`, which must have the same element count.

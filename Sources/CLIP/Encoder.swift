@@ -53,25 +53,41 @@ public final class EncoderLayer: @unchecked Sendable {
 
     // MARK: Forward
 
-    /// Runs the layer on `input [B, T, C]` into `output`, saving in `saved` what backward needs. The layer-norm
-    /// outputs and the activation go to the stack-wide `scratch`: backward recomputes them (cheap elementwise
-    /// work) instead of every layer keeping them — a third less activation memory.
+    /// Runs the layer on `input [B, T, C]` into `output [B, n, C]`, saving in `saved` what backward needs. With n < T
+    /// only the first n tokens of each item are computed past the key/value projections (a ViT's last layer needs
+    /// its class token alone). The layer-norm outputs and the activation go to the stack-wide `scratch`: backward
+    /// recomputes them (cheap elementwise work) instead of every layer keeping them — a third less activation memory.
     func forward(input: Tensor, output: Tensor, saved a: LayerActivations, scratch: LayerScratch,
                  dropout generator: inout SeededGenerator?) throws {
-        let c = shape.width
+        let c = shape.width, batch = input.shape[0], tokens = input.shape[1], queries = output.shape[1]
         try normalize1(input, into: scratch.norm, saved: a)
-        // q, k, v into the column thirds of one fused buffer, read in place by attention.
-        for (column, target) in [LoRATarget.query, .key, .value].enumerated() {
-            try linear(target, output: a.qkv.pointer + column * c, stride: 3 * c, input: scratch.norm, generator: &generator)
+        // q, k, v into the column thirds of one fused buffer, read in place by attention; q only for the query tokens.
+        if queries == tokens {
+            try linear(.query, output: a.qkv.pointer, stride: 3 * c, input: scratch.norm, generator: &generator)
+        } else {
+            let normalized = try scratch.leadingTokens.leading([batch, queries, c])
+            let query = try scratch.queryProjection.leading([batch, queries, c])
+            copyLeadingTokens(queries, from: TokenRows(scratch.norm), to: TokenRows(normalized))
+            try linear(.query, output: query.pointer, stride: c, input: normalized, generator: &generator)
+            copyLeadingTokens(queries, from: TokenRows(query), to: TokenRows(a.qkv, columns: 0..<c))
         }
-        let attention = a.attention ?? scratch.attention
+        try linear(.key, output: a.qkv.pointer + c, stride: 3 * c, input: scratch.norm, generator: &generator)
+        try linear(.value, output: a.qkv.pointer + 2 * c, stride: 3 * c, input: scratch.norm, generator: &generator)
+        let attention = try a.attention ?? scratch.attention.leading([batch, queries, c])
         try Attention.forward(output: attention, probabilities: a.probabilities, qkv: a.qkv, heads: shape.heads, causal: shape.causal)
         try linear(.output, output: a.middle.pointer, stride: c, input: attention, generator: &generator)
-        try Residual.forward(output: a.middle, a.middle, input)
-        try normalize2(a.middle, into: scratch.norm, saved: a)
-        try linear(.fc1, output: a.hidden.pointer, stride: shape.intermediate, input: scratch.norm, generator: &generator)
-        try activate(a.hidden, into: scratch.activated)
-        try linear(.fc2, output: output.pointer, stride: c, input: scratch.activated, generator: &generator)
+        if queries == tokens {
+            try Residual.forward(output: a.middle, a.middle, input)
+        } else {
+            let residual = try scratch.leadingTokens.leading([batch, queries, c])
+            copyLeadingTokens(queries, from: TokenRows(input), to: TokenRows(residual))
+            try Residual.forward(output: a.middle, a.middle, residual)
+        }
+        let normalized = try scratch.norm.leading(a.middle.shape), activated = try scratch.activated.leading(a.hidden.shape)
+        try normalize2(a.middle, into: normalized, saved: a)
+        try linear(.fc1, output: a.hidden.pointer, stride: shape.intermediate, input: normalized, generator: &generator)
+        try activate(a.hidden, into: activated)
+        try linear(.fc2, output: output.pointer, stride: c, input: activated, generator: &generator)
         try Residual.forward(output: output, output, a.middle)
     }
 
@@ -101,46 +117,71 @@ public final class EncoderLayer: @unchecked Sendable {
 
     // MARK: Backward
 
-    /// Given `gradient` = dL/d output, accumulates every adapter's dA, dB and turns `gradient` into dL/d input
-    /// (skipped when `needsInputGradient` is false: the lowest adapted layer of a tower, whose input is frozen).
-    func backward(gradient: Tensor, input: Tensor, saved a: LayerActivations, scratch: LayerScratch, gradients g: LayerGradients,
-                  needsInputGradient: Bool) throws {
-        let c = shape.width
+    /// Given `outputGradient` = dL/d output `[B, n, C]`, accumulates every adapter's dA, dB and writes dL/d input
+    /// `[B, T, C]` into `inputGradient` (skipped when `needsInputGradient` is false: the lowest adapted layer of a
+    /// tower, whose input is frozen). With n = T the two may be one buffer, turned in place; `outputGradient` is
+    /// used as scratch either way.
+    func backward(outputGradient dm: Tensor, inputGradient: Tensor, input: Tensor, saved a: LayerActivations,
+                  scratch: LayerScratch, gradients g: LayerGradients, needsInputGradient: Bool) throws {
+        let c = shape.width, batch = input.shape[0], tokens = input.shape[1], queries = dm.shape[1]
+        let normalized = try scratch.norm.leading(a.middle.shape), activated = try scratch.activated.leading(a.hidden.shape)
+        let dNormalized = try g.norm.leading(a.middle.shape), dActivated = try g.activated.leading(a.hidden.shape)
+        let dHidden = try g.hidden.leading(a.hidden.shape)
         // Through fc2 and the activation to fc1's output. An fc2 adapter needs its input, act(hidden), again.
-        if adapters[.fc2] != nil { try activate(a.hidden, into: scratch.activated) }
-        g.activated.zero()
-        try linearBackward(.fc2, outputGradient: gradient.pointer, stride: c, input: scratch.activated, inputGradient: g.activated)
-        g.hidden.zero()
+        if adapters[.fc2] != nil { try activate(a.hidden, into: activated) }
+        dActivated.zero()
+        try linearBackward(.fc2, outputGradient: dm.pointer, stride: c, input: activated, inputGradient: dActivated)
+        dHidden.zero()
         switch shape.activation {
-        case .quickGELU: try QuickGELU.backward(inputGradient: g.hidden, outputGradient: g.activated, input: a.hidden)
-        case .gelu: try GELU.backward(inputGradient: g.hidden, outputGradient: g.activated, input: a.hidden)
+        case .quickGELU: try QuickGELU.backward(inputGradient: dHidden, outputGradient: dActivated, input: a.hidden)
+        case .gelu: try GELU.backward(inputGradient: dHidden, outputGradient: dActivated, input: a.hidden)
         }
-        if adapters[.fc1] != nil { try normalize2(a.middle, into: scratch.norm, saved: a) }
-        g.norm.zero()
-        try linearBackward(.fc1, outputGradient: g.hidden.pointer, stride: shape.intermediate, input: scratch.norm, inputGradient: g.norm)
-        // `gradient` already holds the residual path's dL/dm; LN₂ adds the MLP path.
-        try LayerNorm.backward(inputGradient: gradient, weightGradient: nil, biasGradient: nil, outputGradient: g.norm,
+        if adapters[.fc1] != nil { try normalize2(a.middle, into: normalized, saved: a) }
+        dNormalized.zero()
+        try linearBackward(.fc1, outputGradient: dHidden.pointer, stride: shape.intermediate, input: normalized, inputGradient: dNormalized)
+        // `dm` already holds the residual path's dL/dm; LN₂ adds the MLP path.
+        try LayerNorm.backward(inputGradient: dm, weightGradient: nil, biasGradient: nil, outputGradient: dNormalized,
                                input: a.middle, weight: norm2Weight, mean: a.mean2, reciprocalStd: a.rstd2)
 
         let qkvAdapted = adapters[.query] != nil || adapters[.key] != nil || adapters[.value] != nil
         let attentionNeeded = needsInputGradient || qkvAdapted
         guard attentionNeeded || adapters[.output] != nil else { return }
-        g.attention.zero()
+        let dAttention = try g.attention.leading([batch, queries, c])
+        dAttention.zero()
         // Without an out_proj adapter only dx = dy·W is needed, which reads no input: the scratch stands in for its shape.
-        try linearBackward(.output, outputGradient: gradient.pointer, stride: c, input: a.attention ?? scratch.attention,
-                           inputGradient: attentionNeeded ? g.attention : nil)
+        try linearBackward(.output, outputGradient: dm.pointer, stride: c, input: try a.attention ?? scratch.attention.leading(dAttention.shape),
+                           inputGradient: attentionNeeded ? dAttention : nil)
         guard attentionNeeded else { return }
         g.qkv.zero()
-        try Attention.backward(qkvGradient: g.qkv, outputGradient: g.attention, probabilities: a.probabilities, qkv: a.qkv,
+        try Attention.backward(qkvGradient: g.qkv, outputGradient: dAttention, probabilities: a.probabilities, qkv: a.qkv,
                                heads: shape.heads, scratch: g.scores)
         if needsInputGradient { g.norm.zero() }
         if qkvAdapted { try normalize1(input, into: scratch.norm, saved: a) }
-        for (column, target) in [LoRATarget.query, .key, .value].enumerated() {
+        if queries == tokens {
+            try linearBackward(.query, outputGradient: g.qkv.pointer, stride: 3 * c, input: scratch.norm,
+                               inputGradient: needsInputGradient ? g.norm : nil)
+        } else {
+            // dq exists for the query tokens only: gather it (and, for an adapter, their LN₁ rows), scatter dx back.
+            let dQuery = try g.queryProjection.leading([batch, queries, c]), dNormalizedQueries = try g.leadingTokens.leading(dQuery.shape)
+            let normalizedQueries = try scratch.leadingTokens.leading(dQuery.shape)
+            copyLeadingTokens(queries, from: TokenRows(g.qkv, columns: 0..<c), to: TokenRows(dQuery))
+            if adapters[.query] != nil { copyLeadingTokens(queries, from: TokenRows(scratch.norm), to: TokenRows(normalizedQueries)) }
+            dNormalizedQueries.zero()
+            try linearBackward(.query, outputGradient: dQuery.pointer, stride: c, input: normalizedQueries,
+                               inputGradient: needsInputGradient ? dNormalizedQueries : nil)
+            if needsInputGradient { copyLeadingTokens(queries, from: TokenRows(dNormalizedQueries), to: TokenRows(g.norm), adding: true) }
+        }
+        for (column, target) in [(1, LoRATarget.key), (2, .value)] {
             try linearBackward(target, outputGradient: g.qkv.pointer + column * c, stride: 3 * c, input: scratch.norm,
                                inputGradient: needsInputGradient ? g.norm : nil)
         }
         if needsInputGradient {
-            try LayerNorm.backward(inputGradient: gradient, weightGradient: nil, biasGradient: nil, outputGradient: g.norm,
+            // dL/d input = the residual path (dm, on the query tokens) + the LN₁ path (every token).
+            if dm !== inputGradient {
+                inputGradient.zero()
+                copyLeadingTokens(queries, from: TokenRows(dm), to: TokenRows(inputGradient))
+            }
+            try LayerNorm.backward(inputGradient: inputGradient, weightGradient: nil, biasGradient: nil, outputGradient: g.norm,
                                    input: input, weight: norm1Weight, mean: a.mean1, reciprocalStd: a.rstd1)
         }
     }
@@ -157,7 +198,8 @@ public final class EncoderLayer: @unchecked Sendable {
     }
 }
 
-/// What one layer's forward saves for its backward, for `[B, T]` tokens (allocated once, reused every step).
+/// What one layer's forward saves for its backward, for `[B, T]` tokens of which the first n ask queries
+/// (allocated once, reused every step).
 final class LayerActivations {
     let mean1: Tensor, rstd1: Tensor, qkv: Tensor, probabilities: Tensor
     /// The attention output, kept only when out_proj has an adapter (its dA needs it; dx through the frozen
@@ -165,49 +207,53 @@ final class LayerActivations {
     let attention: Tensor?
     let middle: Tensor, mean2: Tensor, rstd2: Tensor, hidden: Tensor
 
-    init(shape: EncoderShape, batch: Int, tokens: Int, keepsAttentionOutput: Bool) {
+    init(shape: EncoderShape, batch: Int, tokens: Int, queries: Int, keepsAttentionOutput: Bool) {
         let c = shape.width
         mean1 = Tensor(zeros: [batch * tokens]); rstd1 = Tensor(zeros: [batch * tokens])
         qkv = Tensor(zeros: [batch, tokens, 3 * c])
-        probabilities = Tensor(zeros: [batch, shape.heads, tokens, tokens])
-        attention = keepsAttentionOutput ? Tensor(zeros: [batch, tokens, c]) : nil
-        middle = Tensor(zeros: [batch, tokens, c])
-        mean2 = Tensor(zeros: [batch * tokens]); rstd2 = Tensor(zeros: [batch * tokens])
-        hidden = Tensor(zeros: [batch, tokens, shape.intermediate])
+        probabilities = Tensor(zeros: [batch, shape.heads, queries, tokens])
+        attention = keepsAttentionOutput ? Tensor(zeros: [batch, queries, c]) : nil
+        middle = Tensor(zeros: [batch, queries, c])
+        mean2 = Tensor(zeros: [batch * queries]); rstd2 = Tensor(zeros: [batch * queries])
+        hidden = Tensor(zeros: [batch, queries, shape.intermediate])
     }
 
-    /// The first `batch` items as views (a smaller last batch reuses the same memory).
-    private init(_ full: LayerActivations, batch: Int, tokens: Int) throws {
-        let rows = batch * tokens
-        mean1 = try full.mean1.rows(0..<rows); rstd1 = try full.rstd1.rows(0..<rows)
-        qkv = try full.qkv.rows(0..<batch); probabilities = try full.probabilities.rows(0..<batch)
-        attention = try full.attention?.rows(0..<batch); middle = try full.middle.rows(0..<batch)
-        mean2 = try full.mean2.rows(0..<rows); rstd2 = try full.rstd2.rows(0..<rows)
-        hidden = try full.hidden.rows(0..<batch)
+    /// Views of the first `batch` items with `queries` query tokens (a smaller batch, or the class-token-only last
+    /// layer, reuses the same memory).
+    private init(_ full: LayerActivations, batch: Int, queries: Int) throws {
+        let tokens = full.qkv.shape[1], c = full.middle.shape[2]
+        mean1 = try full.mean1.rows(0..<batch * tokens); rstd1 = try full.rstd1.rows(0..<batch * tokens)
+        qkv = try full.qkv.rows(0..<batch)
+        probabilities = try full.probabilities.leading([batch, full.probabilities.shape[1], queries, tokens])
+        attention = try full.attention?.leading([batch, queries, c]); middle = try full.middle.leading([batch, queries, c])
+        mean2 = try full.mean2.leading([batch * queries]); rstd2 = try full.rstd2.leading([batch * queries])
+        hidden = try full.hidden.leading([batch, queries, full.hidden.shape[2]])
     }
 
-    var batch: Int { qkv.shape[0] }
-
-    func prefix(batch: Int) throws -> LayerActivations {
-        batch == self.batch ? self : try LayerActivations(self, batch: batch, tokens: qkv.shape[1])
+    func prefix(batch: Int, queries: Int) throws -> LayerActivations {
+        batch == qkv.shape[0] && queries == middle.shape[1] ? self : try LayerActivations(self, batch: batch, queries: queries)
     }
 }
 
 /// Values a layer uses only for a moment — layer-norm outputs and the MLP activation — shared by every layer of a
-/// stack, and refilled in backward when an adapter needs them.
+/// stack, and refilled in backward when an adapter needs them. `leadingTokens` and `queryProjection` hold the
+/// query tokens' rows, gathered, when a layer computes fewer queries than tokens.
 final class LayerScratch {
-    let norm: Tensor, activated: Tensor, attention: Tensor
+    let norm: Tensor, activated: Tensor, attention: Tensor, leadingTokens: Tensor, queryProjection: Tensor
 
-    init(shape: EncoderShape, batch: Int, tokens: Int) {
-        norm = Tensor(zeros: [batch, tokens, shape.width])
+    init(shape: EncoderShape, batch: Int, tokens: Int, queries: Int) {
+        let c = shape.width, gathered = queries < tokens ? batch * queries : 0
+        norm = Tensor(zeros: [batch, tokens, c])
         activated = Tensor(zeros: [batch, tokens, shape.intermediate])
-        attention = Tensor(zeros: [batch, tokens, shape.width])
+        attention = Tensor(zeros: [batch, tokens, c])
+        leadingTokens = Tensor(zeros: [gathered, c]); queryProjection = Tensor(zeros: [gathered, c])
     }
 
     private init(_ full: LayerScratch, batch: Int) throws {
         norm = try full.norm.rows(0..<batch)
         activated = try full.activated.rows(0..<batch)
         attention = try full.attention.rows(0..<batch)
+        leadingTokens = full.leadingTokens; queryProjection = full.queryProjection
     }
 
     func prefix(batch: Int) throws -> LayerScratch {
@@ -218,21 +264,56 @@ final class LayerScratch {
 /// Gradient scratch shared by all layers of a tower during backward (layers are visited one at a time).
 final class LayerGradients {
     let norm: Tensor, qkv: Tensor, attention: Tensor, hidden: Tensor, activated: Tensor, scores: Tensor
+    let leadingTokens: Tensor, queryProjection: Tensor
 
-    init(shape: EncoderShape, batch: Int, tokens: Int) {
-        let c = shape.width
+    init(shape: EncoderShape, batch: Int, tokens: Int, queries: Int) {
+        let c = shape.width, gathered = queries < tokens ? batch * queries : 0
         norm = Tensor(zeros: [batch, tokens, c]); qkv = Tensor(zeros: [batch, tokens, 3 * c])
         attention = Tensor(zeros: [batch, tokens, c])
         hidden = Tensor(zeros: [batch, tokens, shape.intermediate]); activated = Tensor(zeros: [batch, tokens, shape.intermediate])
         scores = Tensor(zeros: [BLASThreads.count * tokens * tokens])  // one T×T block per attention worker
+        leadingTokens = Tensor(zeros: [gathered, c]); queryProjection = Tensor(zeros: [gathered, c])
     }
 
     private init(_ full: LayerGradients, batch: Int) throws {
         norm = try full.norm.rows(0..<batch); qkv = try full.qkv.rows(0..<batch); attention = try full.attention.rows(0..<batch)
         hidden = try full.hidden.rows(0..<batch); activated = try full.activated.rows(0..<batch); scores = full.scores
+        leadingTokens = full.leadingTokens; queryProjection = full.queryProjection
     }
 
     func prefix(batch: Int) throws -> LayerGradients {
         batch == norm.shape[0] ? self : try LayerGradients(self, batch: batch)
+    }
+}
+
+/// The rows of a `[B, T, ·]` buffer, or of a column block of one (the q third of the fused QKV buffer), per item and token.
+struct TokenRows {
+    let base: UnsafeMutablePointer<Float>
+    let items: Int, tokensPerItem: Int, rowStride: Int, width: Int
+
+    init(_ tensor: Tensor, columns: Range<Int>? = nil) {
+        precondition(tensor.shape.count == 3, "token rows need a [B, T, ·] tensor, got \(tensor.shape)")
+        let columns = columns ?? 0..<tensor.lastDimension
+        base = tensor.pointer + columns.lowerBound
+        items = tensor.shape[0]; tokensPerItem = tensor.shape[1]; rowStride = tensor.shape[2]; width = columns.count
+    }
+
+    func row(item: Int, token: Int) -> UnsafeMutablePointer<Float> { base + (item * tokensPerItem + token) * rowStride }
+}
+
+/// Copies (or adds) the first `count` tokens of every item from `source` to `destination`: the gathers and
+/// scatters between a full `[B, T, ·]` buffer and a compact `[B, n, ·]` one.
+func copyLeadingTokens(_ count: Int, from source: TokenRows, to destination: TokenRows, adding: Bool = false) {
+    precondition(source.items == destination.items && source.width == destination.width
+                 && count <= source.tokensPerItem && count <= destination.tokensPerItem)
+    for item in 0..<source.items {
+        for token in 0..<count {
+            let from = source.row(item: item, token: token), to = destination.row(item: item, token: token)
+            if adding {
+                for j in 0..<source.width { to[j] += from[j] }
+            } else {
+                to.update(from: from, count: source.width)
+            }
+        }
     }
 }

@@ -34,7 +34,8 @@ public final class VisionTower: @unchecked Sendable {
         let shape = EncoderShape(width: c, heads: configuration.headCount, intermediate: configuration.intermediateSize,
                                  layerCount: configuration.layerCount, epsilon: configuration.layerNormEpsilon,
                                  activation: configuration.activation, causal: false)
-        encoder = try TransformerStack(shape: shape, prefix: "vision_model.encoder", weights: weights)
+        // Only the class token is pooled: the last layer computes that token alone.
+        encoder = try TransformerStack(shape: shape, prefix: "vision_model.encoder", outputTokens: 1, weights: weights)
     }
 
     /// Embeddings + `pre_layrnorm` of `pixels [B, 3, S, S]`: the encoder's input `[B, tokens, C]` (a workspace view).
@@ -79,18 +80,19 @@ public final class VisionTower: @unchecked Sendable {
         try forward(hidden: try encoderInput(pixels: pixels), fromLayer: 0, dropout: &generator)
     }
 
-    /// The output of the frozen layers below `layer` for `pixels` (an owned copy: what the frozen-prefix cache keeps).
+    /// The output of the frozen layers below `layer` for `pixels` (an owned copy: what the frozen-prefix cache keeps;
+    /// the class token alone when `layer` is past the last).
     public func frozenPrefix(pixels: Tensor, belowLayer layer: Int) throws -> Tensor {
         try encoder.forwardPrefix(try encoderInput(pixels: pixels), layerCount: layer)
     }
 
     /// Image embeddings from `hidden [B, tokens, C]`, the input of encoder layer `fromLayer`.
     public func forward(hidden: Tensor, fromLayer: Int, dropout generator: inout SeededGenerator?) throws -> Tensor {
-        let batch = hidden.shape[0], c = configuration.hiddenSize
-        let output = try encoder.forward(hidden, from: fromLayer, dropout: &generator)
+        let batch = hidden.shape[0]
+        let output = try encoder.forward(hidden, from: fromLayer, dropout: &generator)  // [B, 1, C]: the class tokens
         let b = try buffers(batch: batch)
         let classTokens = try b.classTokens.rows(0..<batch)
-        for image in 0..<batch { (classTokens.pointer + image * c).update(from: output.pointer + image * tokens * c, count: c) }
+        try classTokens.copy(from: output)
         let pooled = try b.pooled.rows(0..<batch)
         try LayerNorm.forward(output: pooled, mean: try b.pooledMean.rows(0..<batch), reciprocalStd: try b.pooledRstd.rows(0..<batch),
                               input: classTokens, weight: postNormWeight, bias: postNormBias, epsilon: configuration.layerNormEpsilon)
@@ -105,7 +107,7 @@ public final class VisionTower: @unchecked Sendable {
     /// Backpropagates dL/d embeds `[B, P]` of the last forward into the adapters' gradients.
     public func backward(embedsGradient: Tensor) throws {
         guard encoder.lowestAdaptedLayer != nil, let b = buffers else { return }
-        let batch = embedsGradient.shape[0], c = configuration.hiddenSize
+        let batch = embedsGradient.shape[0]
         let dPooled = try b.pooledGradient.rows(0..<batch)
         dPooled.zero()
         try Linear.backward(inputGradient: dPooled, weightGradient: nil, biasGradient: nil, outputGradient: embedsGradient,
@@ -115,11 +117,7 @@ public final class VisionTower: @unchecked Sendable {
         try LayerNorm.backward(inputGradient: dClass, weightGradient: nil, biasGradient: nil, outputGradient: dPooled,
                                input: try b.classTokens.rows(0..<batch), weight: postNormWeight,
                                mean: try b.pooledMean.rows(0..<batch), reciprocalStd: try b.pooledRstd.rows(0..<batch))
-        // Only the class token feeds the output: the sequence gradient is zero elsewhere.
-        let dHidden = try b.hiddenGradient.rows(0..<batch)
-        dHidden.zero()
-        for image in 0..<batch { (dHidden.pointer + image * tokens * c).update(from: dClass.pointer + image * c, count: c) }
-        try encoder.backward(outputGradient: dHidden)
+        try encoder.backward(outputGradient: try dClass.reshaped([batch, 1, dClass.lastDimension]))
     }
 
     private func buffers(batch: Int) throws -> Buffers {
@@ -133,7 +131,7 @@ public final class VisionTower: @unchecked Sendable {
         let capacity: Int
         let patches: Tensor, patchEmbeddings: Tensor, embeddings: Tensor, normalized: Tensor, normMean: Tensor, normRstd: Tensor
         let classTokens: Tensor, pooled: Tensor, pooledMean: Tensor, pooledRstd: Tensor, embeds: Tensor
-        let pooledGradient: Tensor, classGradient: Tensor, hiddenGradient: Tensor
+        let pooledGradient: Tensor, classGradient: Tensor
 
         init(configuration: VisionConfiguration, tokens: Int, projection: Int, capacity: Int) {
             self.capacity = capacity
@@ -148,7 +146,6 @@ public final class VisionTower: @unchecked Sendable {
             pooledMean = Tensor(zeros: [capacity]); pooledRstd = Tensor(zeros: [capacity])
             embeds = Tensor(zeros: [capacity, projection])
             pooledGradient = Tensor(zeros: [capacity, c]); classGradient = Tensor(zeros: [capacity, c])
-            hiddenGradient = Tensor(zeros: [capacity, tokens, c])
         }
     }
 }

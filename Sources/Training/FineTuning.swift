@@ -148,23 +148,21 @@ public final class FineTuner {
 /// same every epoch, so they are computed once; layers at and above the adapters run every step.
 final class FrozenPrefixCache {
     let layer: Int
-    private let tokens: Int, width: Int
     private var stored: [Int: Tensor] = [:]
     private var batchBuffer: Tensor?
 
     init(model: CLIPModel) {
         layer = model.vision.encoder.lowestAdaptedLayer ?? model.vision.encoder.layers.count
-        tokens = model.vision.tokens
-        width = model.configuration.vision.hiddenSize
     }
 
     func contains(_ index: Int) -> Bool { stored[index] != nil }
 
     func store(_ hidden: Tensor, for index: Int) throws { stored[index] = hidden.clone() }
 
-    /// The cached rows of `cases`, gathered into one `[B, T, C]` buffer.
+    /// The cached rows of `cases`, gathered into one `[B, T, C]` buffer (`[B, 1, C]` past the last layer).
     func batch(_ cases: [Int]) throws -> Tensor {
-        if batchBuffer == nil || batchBuffer!.shape[0] < cases.count { batchBuffer = Tensor(zeros: [cases.count, tokens, width]) }
+        let itemShape = Array(stored[cases[0]]!.shape.dropFirst())
+        if batchBuffer == nil || batchBuffer!.shape[0] < cases.count { batchBuffer = Tensor(zeros: [cases.count] + itemShape) }
         let batch = try batchBuffer!.rows(0..<cases.count)
         for (row, index) in cases.enumerated() { try batch.rows(row..<row + 1).copy(from: stored[index]!) }
         return batch

@@ -186,35 +186,37 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// Attention against a direct per-head Double computation, and its backward by finite differences.
+    /// Attention against a direct per-head Double computation, and its backward by finite differences — with every
+    /// token asking queries, and with only the leading ones (a ViT's last layer keeps just its class token).
     func testAttentionForwardAndBackward() throws {
-        for causal in [false, true] {
+        for causal in [false, true] { for queries in [5, 2, 1] {
             let batch = 2, tokens = 5, heads = 3, headSize = 4, channels = heads * headSize
             let qkv = randomTensor([batch, tokens, 3 * channels], seed: 50, scale: 1.5)
-            let out = Tensor(zeros: [batch, tokens, channels]), probs = Tensor(zeros: [batch, heads, tokens, tokens])
+            let out = Tensor(zeros: [batch, queries, channels]), probs = Tensor(zeros: [batch, heads, queries, tokens])
             try Attention.forward(output: out, probabilities: probs, qkv: qkv, heads: heads, causal: causal)
             var expected = [Double](repeating: 0, count: out.count)
             let scale = 1 / Double(headSize).squareRoot()
             func value(_ b: Int, _ t: Int, _ part: Int, _ h: Int, _ d: Int) -> Double {
                 Double(qkv[(b * tokens + t) * 3 * channels + part * channels + h * headSize + d])
             }
-            for b in 0..<batch { for h in 0..<heads { for i in 0..<tokens {
+            for b in 0..<batch { for h in 0..<heads { for i in 0..<queries {
                 let visible = causal ? i + 1 : tokens
                 let scores = (0..<visible).map { j in (0..<headSize).reduce(0.0) { $0 + value(b, i, 0, h, $1) * value(b, j, 1, h, $1) } * scale }
                 let peak = scores.max()!, weights = scores.map { Foundation.exp($0 - peak) }, total = weights.reduce(0, +)
                 for d in 0..<headSize {
-                    expected[(b * tokens + i) * channels + h * headSize + d] = (0..<visible).reduce(0.0) { $0 + weights[$1] / total * value(b, $1, 2, h, d) }
+                    expected[(b * queries + i) * channels + h * headSize + d] = (0..<visible).reduce(0.0) { $0 + weights[$1] / total * value(b, $1, 2, h, d) }
                 }
             } } }
-            assertClose(out, expected, tolerance: 1e-5, "causal \(causal)")
+            assertClose(out, expected, tolerance: 1e-5, "causal \(causal), \(queries) queries")
 
             let r = randomTensor(out.shape, seed: 51), dqkv = Tensor(zeros: qkv.shape)
-            try Attention.backward(qkvGradient: dqkv, outputGradient: r, probabilities: probs, qkv: qkv, heads: heads, scratch: Tensor(zeros: [tokens * tokens]))
+            try Attention.backward(qkvGradient: dqkv, outputGradient: r, probabilities: probs, qkv: qkv, heads: heads,
+                                   scratch: Tensor(zeros: [queries * tokens]))
             try assertGradientsMatch(inputs: [("qkv", qkv, dqkv)], step: 1e-2) {
                 try Attention.forward(output: out, probabilities: probs, qkv: qkv, heads: heads, causal: causal)
                 return project(out, r)
             }
-        }
+        } }
     }
 
     /// Heads spread over workers compute exactly what one thread computes.
@@ -233,6 +235,13 @@ final class KernelTests: XCTestCase {
         }
         XCTAssertEqual(results[0], results[1])
         XCTAssertEqual(results[0], results[2])
+    }
+
+    func testAttentionRejectsMoreQueriesThanTokens() {
+        XCTAssertThrowsError(try Attention.forward(output: Tensor(zeros: [1, 3, 4]), probabilities: Tensor(zeros: [1, 2, 3, 2]),
+                                                   qkv: Tensor(zeros: [1, 2, 12]), heads: 2, causal: false)) {
+            XCTAssertEqual("\($0)", "attention: output [1, 3, 4] should be [1, n ≤ 2, 4]")
+        }
     }
 
     func testAttentionRejectsIndivisibleHeads() {
