@@ -26,7 +26,7 @@ public final class Tensor: @unchecked Sendable {
         self.shape = shape
         self.count = shape.reduce(1, *)
         // Cache-line aligned, so every run sees the same alignment of its buffers.
-        self.pointer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride, alignment: 4096)
+        self.pointer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
             .bindMemory(to: Float.self, capacity: Swift.max(count, 1))
         self.pointer.initialize(repeating: 0, count: Swift.max(count, 1))
         self.owner = nil
