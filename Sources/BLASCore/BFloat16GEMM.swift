@@ -6,9 +6,9 @@ import Synchronization
 /// Debian's OpenBLAS 0.3.21 has no `sbgemm`, so oneDNN does the product; on CPUs with AVX512-BF16 it picks
 /// `brg:avx512_core_bf16`. Each call rounds op(A) and op(B) to bf16 into dense scratch buffers (the brgemm
 /// kernels want dense operands) and lets oneDNN write `C` in place, `alpha` as an output scale and `beta` as a
-/// sum post-op. Rounding every call costs about 3 % of an 800×768×3072 product; caching bf16 copies of the
-/// frozen weights would save half of that but cost every rank 2 private bytes per weight (176 MB for
-/// ViT-B/32), which the ranks of a node could no longer share.
+/// sum post-op. A constant B (a frozen weight, see `Tensor.isConstant`) is rounded once and kept beside the
+/// tensor: rounding took 7 % of a bf16 training step, two thirds of it the weights. The copies are private to
+/// each rank: 2 bytes per weight, 174 MB for ViT-B/32's vision tower.
 ///
 /// Threads: the rows of C are split into one block per `BLASThreads.count` thread, each block a single-threaded
 /// oneDNN primitive run by a thread of the `WorkerTeam`. oneDNN's own OpenMP team would do the same split, but its
@@ -33,11 +33,17 @@ enum BFloat16GEMM {
     static func multiply(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, constantB: Tensor?
     ) {
         let product = BFloat16Product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, ldc: ldc,
                               alpha: alpha, beta: beta, threads: BLASThreads.count)
-        backend.withLock { $0.run(product, a: a, lda: lda, b: b, ldb: ldb, c: c) }
+        // B's storage is (n × k when transposed, else k × n) with row stride ldb; a whole constant tensor of that
+        // storage has its rounding cached.
+        let (bRows, bColumns) = transposeB ? (n, k) : (k, n)
+        let cached = constantB.flatMap {
+            $0.isConstant && UnsafePointer($0.pointer) == b && $0.count == bRows * bColumns && ldb == bColumns ? $0 : nil
+        }
+        backend.withLock { $0.run(product, a: a, lda: lda, b: b, ldb: ldb, c: c, constantB: cached) }
     }
 
     /// oneDNN's name for the kernel that runs this product's row blocks, e.g. "brg:avx512_core_bf16".
@@ -185,7 +191,7 @@ final class OneDNNBackend: @unchecked Sendable {
     }
 
     func run(_ product: BFloat16Product, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-             c: UnsafeMutablePointer<Float>) {
+             c: UnsafeMutablePointer<Float>, constantB: Tensor?) {
         let blocks = product.blocks
         while streams.count < blocks.count {
             var stream: dnnl_stream_t?
@@ -197,12 +203,22 @@ final class OneDNNBackend: @unchecked Sendable {
         let work = BlockWork(
             product: product, a: a, lda: lda, b: b, ldb: ldb, c: c,
             aRounded: roundedA.reserve(bytes: 2 * product.m * product.k).assumingMemoryBound(to: UInt16.self),
-            bRounded: roundedB.reserve(bytes: 2 * product.k * product.n).assumingMemoryBound(to: UInt16.self),
+            bRounded: constantB.map(Self.rounding(of:)) ?? roundedB.reserve(bytes: 2 * product.k * product.n).assumingMemoryBound(to: UInt16.self),
+            roundsB: constantB == nil,
             matmuls: matmuls, scratchpads: blocks.indices.map { scratchpads[$0].reserve(bytes: matmuls[$0].scratchpadBytes) },
             engine: engine, streams: streams)
         // All of B must be rounded before any block multiplies: two parallel phases.
         parallel(blocks.count) { work.round(block: $0) }
         parallel(blocks.count) { work.multiply(block: $0) }
+    }
+
+    /// The kept bf16 rounding of a constant tensor, made now if it is the first use.
+    private static func rounding(of constant: Tensor) -> UnsafeMutablePointer<UInt16> {
+        if let copy = constant.bfloat16Copy { return copy }
+        let copy = UnsafeMutablePointer<UInt16>.allocate(capacity: constant.count)
+        roundToBFloat16(constant.pointer, rows: 1, columns: constant.count, stride: constant.count, into: copy)
+        constant.bfloat16Copy = copy
+        return copy
     }
 
     deinit {
@@ -218,6 +234,8 @@ struct BlockWork: @unchecked Sendable {
     let product: BFloat16Product
     let a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>
     let aRounded: UnsafeMutablePointer<UInt16>, bRounded: UnsafeMutablePointer<UInt16>
+    /// False when `bRounded` is a constant B's kept rounding.
+    let roundsB: Bool
     let matmuls: [MatmulPrimitive]
     let scratchpads: [UnsafeMutableRawPointer]
     let engine: dnnl_engine_t, streams: [dnnl_stream_t]
@@ -230,6 +248,7 @@ struct BlockWork: @unchecked Sendable {
         } else {
             roundToBFloat16(a + rows.lowerBound * lda, rows: rows.count, columns: k, stride: lda, into: aRounded + rows.lowerBound * k)
         }
+        guard roundsB else { return }
         let (bRows, bColumns) = product.transposeB ? (product.n, k) : (k, product.n)
         let share = evenSplit(bRows, into: product.blocks.count)[block]
         roundToBFloat16(b + share.lowerBound * ldb, rows: share.count, columns: bColumns, stride: ldb,

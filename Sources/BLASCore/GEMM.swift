@@ -32,18 +32,20 @@ public enum GEMM {
 
     /// `C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C`, with leading dimensions (row strides) given
     /// explicitly so that column blocks of wider matrices (one head of a fused QKV buffer) can be used in place.
+    /// `constantB`: the tensor B is, when it is a whole constant tensor (a frozen weight), whose bf16 rounding
+    /// can then be made once and kept.
     @inline(__always)
     public static func multiply(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, constantB: Tensor? = nil
     ) {
         guard m > 0, n > 0 else { return }
         issuedFlops.add(2 * m * n * k, ordering: .relaxed)
         if usesBFloat16(m: m, n: n, k: k) {
             BFloat16GEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, constantB: constantB)
             return
         }
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,

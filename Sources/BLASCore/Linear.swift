@@ -13,7 +13,7 @@ public enum Linear {
         }
         GEMM.multiply(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                       a: x.pointer, lda: inFeatures, b: weight.pointer, ldb: inFeatures,
-                      beta: bias == nil ? 0 : 1, c: y, ldc: outputStride)
+                      beta: bias == nil ? 0 : 1, c: y, ldc: outputStride, constantB: weight)
     }
 
     public static func forward(output y: Tensor, input x: Tensor, weight: Tensor, bias: Tensor?) throws {
@@ -35,7 +35,7 @@ public enum Linear {
             try require(dx.shape == x.shape, "linear backward: input gradient \(dx.shape) should match input \(x.shape)")
             GEMM.multiply(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
                           a: dy, lda: gradientStride, b: weight.pointer, ldb: inFeatures,
-                          beta: 1, c: dx.pointer, ldc: inFeatures)
+                          beta: 1, c: dx.pointer, ldc: inFeatures, constantB: weight)
         }
         if let dW {
             try require(dW.shape == weight.shape, "linear backward: weight gradient \(dW.shape) should match weight \(weight.shape)")

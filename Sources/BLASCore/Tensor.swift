@@ -19,6 +19,11 @@ public final class Tensor: @unchecked Sendable {
     /// Keeps viewed memory alive; nil when this tensor allocated (and so frees) its own memory.
     private let owner: AnyObject?
     public let isReadOnly: Bool
+    /// Values that never change again (frozen model weights; every read-only tensor). Products may keep copies
+    /// derived from them: the bf16 GEMM rounds such a weight once instead of at every call.
+    public private(set) var isConstant: Bool
+    /// The bf16 rounding of a constant tensor, made by the bf16 GEMM on first use (2 bytes per value).
+    var bfloat16Copy: UnsafeMutablePointer<UInt16>?
 
     /// A zero-filled tensor.
     public init(zeros shape: [Int]) {
@@ -31,6 +36,7 @@ public final class Tensor: @unchecked Sendable {
         self.pointer.initialize(repeating: 0, count: Swift.max(count, 1))
         self.owner = nil
         self.isReadOnly = false
+        self.isConstant = false
     }
 
     /// A tensor holding a copy of `values`, which must have `shape.product` elements.
@@ -50,11 +56,16 @@ public final class Tensor: @unchecked Sendable {
         self.pointer = pointer
         self.owner = owner
         self.isReadOnly = readOnly
+        self.isConstant = readOnly
     }
 
     deinit {
         if owner == nil { pointer.deallocate() }
+        bfloat16Copy?.deallocate()
     }
+
+    /// Declares that these values will not change again (see `isConstant`).
+    public func markConstant() { isConstant = true }
 
     /// The same memory seen with another shape of equal element count.
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
@@ -62,7 +73,7 @@ public final class Tensor: @unchecked Sendable {
         guard newCount == count else {
             throw ShapeError("cannot reshape \(shape) (\(count) elements) to \(newShape) (\(newCount) elements)")
         }
-        return Tensor(viewing: pointer, shape: newShape, owner: self, readOnly: isReadOnly)
+        return view(pointer, newShape)
     }
 
     /// Rows `range` of the leading dimension, as a view.
@@ -73,7 +84,7 @@ public final class Tensor: @unchecked Sendable {
         let rowSize = count / Swift.max(first, 1)
         var newShape = shape
         newShape[0] = range.count
-        return Tensor(viewing: pointer + range.lowerBound * rowSize, shape: newShape, owner: self, readOnly: isReadOnly)
+        return view(pointer + range.lowerBound * rowSize, newShape)
     }
 
     /// The first `newShape.product` elements seen with `newShape`, as a view: a smaller working set (fewer tokens
@@ -84,7 +95,14 @@ public final class Tensor: @unchecked Sendable {
         guard newShape.allSatisfy({ $0 >= 0 }), newCount <= count else {
             throw ShapeError("cannot view the first \(newCount) elements of \(shape) (\(count) elements) as \(newShape)")
         }
-        return Tensor(viewing: pointer, shape: newShape, owner: self, readOnly: isReadOnly)
+        return view(pointer, newShape)
+    }
+
+    /// A view of this tensor's memory, as read-only and as constant as the tensor itself.
+    private func view(_ start: UnsafeMutablePointer<Float>, _ newShape: [Int]) -> Tensor {
+        let view = Tensor(viewing: start, shape: newShape, owner: self, readOnly: isReadOnly)
+        if isConstant { view.markConstant() }
+        return view
     }
 
     /// The size of the last dimension (1 for a scalar).

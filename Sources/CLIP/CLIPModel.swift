@@ -12,8 +12,14 @@ public final class CLIPModel: @unchecked Sendable {
     public private(set) var loraSettings: LoRASettings?
 
     /// Builds the model from a weight lookup `(name, expected shape) → tensor` (a checkpoint, or weights made in memory).
-    public init(configuration: CLIPConfiguration, weights: (String, [Int]) throws -> Tensor) throws {
+    public init(configuration: CLIPConfiguration, weights lookup: (String, [Int]) throws -> Tensor) throws {
         self.configuration = configuration
+        // Every base weight stays frozen: products may keep derived copies (bf16 roundings) of them.
+        func weights(_ name: String, _ shape: [Int]) throws -> Tensor {
+            let tensor = try lookup(name, shape)
+            tensor.markConstant()
+            return tensor
+        }
         vision = try VisionTower(configuration: configuration.vision, projectionDimension: configuration.projectionDimension, weights: weights)
         text = try TextTower(configuration: configuration.text, projectionDimension: configuration.projectionDimension, weights: weights)
         logitScale = try weights("logit_scale", [])[0]

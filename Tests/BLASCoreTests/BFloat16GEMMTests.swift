@@ -89,6 +89,29 @@ final class BFloat16GEMMTests: XCTestCase {
         XCTAssertLessThanOrEqual(difference / largest, 1e-2)
     }
 
+    /// A frozen weight is rounded once and kept: products through `Linear` give the same bits with the kept
+    /// rounding as without it (forward and backward), and only constant tensors keep one.
+    func testConstantWeightsKeepTheirRoundingAndGiveTheSameProducts() throws {
+        GEMM.precision = .bfloat16
+        let x = randomTensor([256, 320], seed: 17), dy = randomTensor([256, 288], seed: 18)
+        let frozen = randomTensor([288, 320], seed: 19), plain = frozen.clone()
+        frozen.markConstant()
+        var results: [[Float]] = []
+        for weight in [plain, frozen, frozen] {
+            let y = Tensor(zeros: [256, 288]), dx = Tensor(zeros: [256, 320])
+            try Linear.forward(output: y, input: x, weight: weight, bias: nil)
+            try Linear.backward(inputGradient: dx, weightGradient: nil, biasGradient: nil, outputGradient: dy, input: x, weight: weight)
+            results.append(y.values + dx.values)
+        }
+        XCTAssertEqual(results[0], results[1])
+        XCTAssertEqual(results[1], results[2])
+        XCTAssertNil(plain.bfloat16Copy)
+        XCTAssertNotNil(frozen.bfloat16Copy)
+        // Views of a constant tensor are constant; the rounded values are bf16 of the weights.
+        XCTAssertTrue(try frozen.rows(0..<2).isConstant)
+        XCTAssertEqual(frozen.bfloat16Copy![5], bfloat16Bits(SIMD8(repeating: frozen[5]))[0])
+    }
+
     func testRowBlocksFollowBLASThreads() {
         let saved = BLASThreads.count
         defer { BLASThreads.set(saved) }
