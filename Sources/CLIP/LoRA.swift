@@ -90,14 +90,11 @@ public final class LoRAAdapter {
 
     /// Adds `s · B A drop(x)` to the rows of `y` (row stride `outputStride`, as in `Linear.forward`).
     /// `dropoutGenerator` draws the dropout mask when training; nil means evaluation (no dropout).
-    /// Its products are skinny (rank r against the layer width), so they run on one BLAS thread.
+    /// Its products are skinny (rank r against the layer width), so they are cut into one part per thread
+    /// (`GEMM.multiplyInParts`) instead of going through OpenBLAS's threads.
     public func forward(adding y: UnsafeMutablePointer<Float>, outputStride: Int, input x: Tensor,
                         dropoutGenerator: inout SeededGenerator?) throws {
-        try BLASThreads.singleThreaded { try forwardProducts(adding: y, outputStride: outputStride, input: x, dropoutGenerator: &dropoutGenerator) }
-    }
-
-    private func forwardProducts(adding y: UnsafeMutablePointer<Float>, outputStride: Int, input x: Tensor,
-                                 dropoutGenerator: inout SeededGenerator?) throws {
+        try require(x.lastDimension == inFeatures, "LoRA: input \(x.shape) has \(x.lastDimension) features, A \(a.shape) expects \(inFeatures)")
         let rows = x.rowCount
         let u = try scratch(&projected, rows: rows, width: rank)
         maskApplied = dropout > 0 && dropoutGenerator != nil
@@ -112,41 +109,38 @@ public final class LoRAAdapter {
             }
             input = dropped
         }
-        try Linear.forward(output: u, input: input, weight: a, bias: nil)
-        GEMM.multiply(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: rank, alpha: scaling,
-                      a: u.pointer, lda: rank, b: b.pointer, ldb: rank, beta: 1, c: y, ldc: outputStride)
+        // u = drop(x) Aᵀ;  y += s · u Bᵀ
+        GEMM.multiplyInParts(cutting: .rows, transposeA: false, transposeB: true, m: rows, n: rank, k: inFeatures,
+                             a: input.pointer, lda: inFeatures, b: a.pointer, ldb: inFeatures, c: u.pointer, ldc: rank)
+        GEMM.multiplyInParts(cutting: .rows, transposeA: false, transposeB: true, m: rows, n: outFeatures, k: rank, alpha: scaling,
+                             a: u.pointer, lda: rank, b: b.pointer, ldb: rank, beta: 1, c: y, ldc: outputStride)
     }
 
     /// Accumulates dA, dB and (when `inputGradient` is given) dx, from `dy` rows with stride `gradientStride`.
     public func backward(outputGradient dy: UnsafePointer<Float>, gradientStride: Int, input x: Tensor,
                          inputGradient dx: Tensor?) throws {
-        try BLASThreads.singleThreaded { try backwardProducts(outputGradient: dy, gradientStride: gradientStride, input: x, inputGradient: dx) }
-    }
-
-    private func backwardProducts(outputGradient dy: UnsafePointer<Float>, gradientStride: Int, input x: Tensor,
-                                  inputGradient dx: Tensor?) throws {
         let rows = x.rowCount
         guard let projected, projected.rowCount >= rows else { throw ShapeError("LoRA backward before forward") }
         let u = try projected.rows(0..<rows)
         let input = maskApplied ? try droppedInput!.rows(0..<rows) : x
         // dB += s · dyᵀ u
-        GEMM.multiply(transposeA: true, transposeB: false, m: outFeatures, n: rank, k: rows, alpha: scaling,
-                      a: dy, lda: gradientStride, b: u.pointer, ldb: rank, beta: 1, c: bGradient.pointer, ldc: rank)
+        GEMM.multiplyInParts(cutting: .rows, transposeA: true, transposeB: false, m: outFeatures, n: rank, k: rows, alpha: scaling,
+                             a: dy, lda: gradientStride, b: u.pointer, ldb: rank, beta: 1, c: bGradient.pointer, ldc: rank)
         // du = s · dy B
         let du = try scratch(&projectedGradient, rows: rows, width: rank)
-        GEMM.multiply(transposeA: false, transposeB: false, m: rows, n: rank, k: outFeatures, alpha: scaling,
-                      a: dy, lda: gradientStride, b: b.pointer, ldb: rank, beta: 0, c: du.pointer, ldc: rank)
+        GEMM.multiplyInParts(cutting: .rows, transposeA: false, transposeB: false, m: rows, n: rank, k: outFeatures, alpha: scaling,
+                             a: dy, lda: gradientStride, b: b.pointer, ldb: rank, beta: 0, c: du.pointer, ldc: rank)
         // dA += duᵀ drop(x)
-        try GEMM.multiply(du, input, into: aGradient, transposeA: true, beta: 1)
+        GEMM.multiplyInParts(cutting: .columns, transposeA: true, transposeB: false, m: rank, n: inFeatures, k: rows,
+                             a: du.pointer, lda: rank, b: input.pointer, ldb: inFeatures, beta: 1, c: aGradient.pointer, ldc: inFeatures)
         guard let dx else { return }
+        // dx += mask ⊙ (du A)
+        let dInput = maskApplied ? try scratch(&inputGradientScratch, rows: rows, width: inFeatures) : dx
+        GEMM.multiplyInParts(cutting: .rows, transposeA: false, transposeB: false, m: rows, n: inFeatures, k: rank,
+                             a: du.pointer, lda: rank, b: a.pointer, ldb: inFeatures, beta: maskApplied ? 0 : 1, c: dInput.pointer, ldc: inFeatures)
         if maskApplied {
-            // dx += mask ⊙ (du A)
-            let dInput = try scratch(&inputGradientScratch, rows: rows, width: inFeatures)
-            try GEMM.multiply(du, a, into: dInput)
             let maskRows = try mask!.rows(0..<rows)
             for i in 0..<dx.count { dx[i] += dInput[i] * maskRows[i] }
-        } else {
-            try GEMM.multiply(du, a, into: dx, beta: 1)
         }
     }
 

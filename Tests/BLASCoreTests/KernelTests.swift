@@ -219,6 +219,30 @@ final class KernelTests: XCTestCase {
         } }
     }
 
+    /// Products cut into parts give the bits of the whole product, for every cut, transpose and thread count, at
+    /// the shapes of a ViT-B/32 LoRA adapter (800 tokens, width 768, rank 8).
+    func testProductsInPartsEqualTheWholeProduct() {
+        let saved = BLASThreads.count
+        defer { BLASThreads.set(saved) }
+        let shapes = [(m: 800, n: 8, k: 768), (m: 800, n: 768, k: 8), (m: 8, n: 768, k: 800), (m: 768, n: 8, k: 800)]
+        for (m, n, k) in shapes { for (transposeA, transposeB) in [(false, false), (true, false), (false, true)] { for cut in [GEMM.Cut.rows, .columns] {
+            let a = randomTensor([m * k], seed: 60), b = randomTensor([k * n], seed: 61), start = randomTensor([m * n], seed: 62)
+            let (lda, ldb) = (transposeA ? m : k, transposeB ? k : n)
+            BLASThreads.set(1)
+            let whole = start.clone()
+            GEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5, a: a.pointer, lda: lda,
+                          b: b.pointer, ldb: ldb, beta: 1, c: whole.pointer, ldc: n)
+            for threads in [2, 3] {
+                BLASThreads.set(threads)
+                let parts = start.clone()
+                GEMM.multiplyInParts(cutting: cut, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                                     a: a.pointer, lda: lda, b: b.pointer, ldb: ldb, beta: 1, c: parts.pointer, ldc: n)
+                XCTAssertEqual(parts.values, whole.values, "\(m)×\(n)×\(k) transposes \(transposeA) \(transposeB) \(cut) \(threads) threads")
+                XCTAssertEqual(BLASThreads.count, threads)
+            }
+        } } }
+    }
+
     /// Heads spread over workers compute exactly what one thread computes.
     func testAttentionIsIdenticalForAnyWorkerCount() throws {
         let qkv = randomTensor([3, 7, 3 * 8], seed: 52), dOut = randomTensor([3, 7, 8], seed: 53)
