@@ -207,9 +207,14 @@ final class OneDNNBackend: @unchecked Sendable {
             roundsB: constantB == nil,
             matmuls: matmuls, scratchpads: blocks.indices.map { scratchpads[$0].reserve(bytes: matmuls[$0].scratchpadBytes) },
             engine: engine, streams: streams)
-        // All of B must be rounded before any block multiplies: two parallel phases.
-        parallel(blocks.count) { work.round(block: $0) }
-        parallel(blocks.count) { work.multiply(block: $0) }
+        if constantB != nil {
+            // B is rounded already: each thread rounds its rows of A and multiplies them, one parallel region.
+            parallel(blocks.count) { work.round(block: $0); work.multiply(block: $0) }
+        } else {
+            // All of B must be rounded before any block multiplies: two parallel phases.
+            parallel(blocks.count) { work.round(block: $0) }
+            parallel(blocks.count) { work.multiply(block: $0) }
+        }
     }
 
     /// The kept bf16 rounding of a constant tensor, made now if it is the first use.
