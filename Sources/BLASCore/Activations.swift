@@ -18,7 +18,8 @@ public enum QuickGELU {
         }
     }
 
-    public static func backward(inputGradient dx: Tensor, outputGradient dy: Tensor, input x: Tensor) throws {
+    /// `dx += dy · f′(x)`, or with `accumulating` false `dx = dy · f′(x)`, which may then run in place (dx = dy).
+    public static func backward(inputGradient dx: Tensor, outputGradient dy: Tensor, input x: Tensor, accumulating: Bool = true) throws {
         try requireSameShape(dx, x, "quickGELU backward")
         try requireSameShape(dy, x, "quickGELU backward")
         let dInp = dx.pointer, dOut = dy.pointer, inp = x.pointer
@@ -27,12 +28,14 @@ public enum QuickGELU {
             while i + lanes <= range.upperBound {
                 let v = load(inp + i), s = sigmoid(v)
                 let local = s + FloatVector(repeating: 1.702) * v * s * (FloatVector(repeating: 1) - s)
-                store(load(dInp + i) + load(dOut + i) * local, dInp + i)
+                let gradient = load(dOut + i) * local
+                store(accumulating ? load(dInp + i) + gradient : gradient, dInp + i)
                 i += lanes
             }
             while i < range.upperBound {
                 let v = inp[i], s = sigmoid(v)
-                dInp[i] += dOut[i] * (s + 1.702 * v * s * (1 - s))
+                let gradient = dOut[i] * (s + 1.702 * v * s * (1 - s))
+                dInp[i] = accumulating ? dInp[i] + gradient : gradient
                 i += 1
             }
         }
@@ -59,7 +62,8 @@ public enum GELU {
         }
     }
 
-    public static func backward(inputGradient dx: Tensor, outputGradient dy: Tensor, input x: Tensor) throws {
+    /// `dx += dy · f′(x)`, or with `accumulating` false `dx = dy · f′(x)`, which may then run in place (dx = dy).
+    public static func backward(inputGradient dx: Tensor, outputGradient dy: Tensor, input x: Tensor, accumulating: Bool = true) throws {
         try requireSameShape(dx, x, "GELU backward")
         try requireSameShape(dy, x, "GELU backward")
         let dInp = dx.pointer, dOut = dy.pointer, inp = x.pointer
@@ -69,7 +73,8 @@ public enum GELU {
                 let v = inp[i]
                 let cdf = 0.5 * (1 + erff(v * Float(0.5).squareRoot()))
                 let pdf = inverseSqrtTwoPi * expf(-0.5 * v * v)
-                dInp[i] += dOut[i] * (cdf + v * pdf)
+                let gradient = dOut[i] * (cdf + v * pdf)
+                dInp[i] = accumulating ? dInp[i] + gradient : gradient
             }
         }
     }

@@ -33,9 +33,11 @@ public enum Attention {
         }
     }
 
-    /// Accumulates into `qkvGradient` (q rows only for the n query tokens). `scratch` needs at least n·T elements.
+    /// Accumulates into `qkvGradient` (q rows only for the n query tokens); with `accumulating` false writes it
+    /// instead (each of dq, dk, dv gets one product per head), leaving the q rows of non-query tokens as they were.
+    /// `scratch` needs at least n·T elements.
     public static func backward(qkvGradient dqkv: Tensor, outputGradient dOut: Tensor, probabilities probs: Tensor,
-                                qkv: Tensor, heads: Int, scratch: Tensor) throws {
+                                qkv: Tensor, heads: Int, scratch: Tensor, accumulating: Bool = true) throws {
         let (batch, tokens, channels, headSize) = try dimensions(qkv, heads, "attention backward")
         try require(dqkv.shape == qkv.shape, "attention backward: qkv gradient \(dqkv.shape) should be \(qkv.shape)")
         let queries = try queryCount(dOut, batch: batch, tokens: tokens, channels: channels, "attention backward: output gradient")
@@ -43,6 +45,7 @@ public enum Attention {
         try require(scratch.count >= queries * tokens, "attention backward: scratch holds \(scratch.count) floats, needs \(queries * tokens)")
         let scale = 1 / Float(headSize).squareRoot()
         let rowStride = 3 * channels
+        let beta: Float = accumulating ? 1 : 0
         // One n×T block of scratch per worker; a smaller scratch means fewer workers.
         let workers = min(scratch.count / (queries * tokens), BLASThreads.count)
         forEachHead(batch: batch, heads: heads, workers: workers) { b, h, worker in
@@ -57,7 +60,7 @@ public enum Attention {
                               a: dO, lda: channels, b: v, ldb: rowStride, c: dScores, ldc: tokens)
                 // dV += Pᵀ dO
                 GEMM.multiply(transposeA: true, transposeB: false, m: tokens, n: headSize, k: queries,
-                              a: p, lda: tokens, b: dO, ldb: channels, beta: 1, c: dv, ldc: rowStride)
+                              a: p, lda: tokens, b: dO, ldb: channels, beta: beta, c: dv, ldc: rowStride)
                 // dS = P ⊙ (dP − rowsum(P ⊙ dP)), in place
                 for row in 0..<queries {
                     let r = row * tokens
@@ -65,9 +68,9 @@ public enum Attention {
                 }
                 // dQ += s · dS K;  dK += s · dSᵀ Q
                 GEMM.multiply(transposeA: false, transposeB: false, m: queries, n: headSize, k: tokens,
-                              alpha: scale, a: dScores, lda: tokens, b: k, ldb: rowStride, beta: 1, c: dq, ldc: rowStride)
+                              alpha: scale, a: dScores, lda: tokens, b: k, ldb: rowStride, beta: beta, c: dq, ldc: rowStride)
                 GEMM.multiply(transposeA: true, transposeB: false, m: tokens, n: headSize, k: queries,
-                              alpha: scale, a: dScores, lda: tokens, b: q, ldb: rowStride, beta: 1, c: dk, ldc: rowStride)
+                              alpha: scale, a: dScores, lda: tokens, b: q, ldb: rowStride, beta: beta, c: dk, ldc: rowStride)
         }
     }
 

@@ -25,17 +25,18 @@ public enum Linear {
 
     /// Accumulates `dx += dy · W`, `dW += dyᵀ · x`, `db += Σ_rows dy`. Pass nil for any gradient that is not
     /// wanted: frozen weights get no dW/db and cost no FLOPs. `dy` may be a column block of a wider buffer
-    /// (`gradientStride`), mirroring `forward(output:outputStride:…)`.
+    /// (`gradientStride`), mirroring `forward(output:outputStride:…)`. With `accumulatingInput` false, dx is
+    /// written (`dx = dy · W`) instead: the first contribution to a gradient buffer needs no zeroing first.
     public static func backward(inputGradient dx: Tensor?, weightGradient dW: Tensor?, biasGradient db: Tensor?,
                                 outputGradient dy: UnsafePointer<Float>, gradientStride: Int,
-                                input x: Tensor, weight: Tensor) throws {
+                                input x: Tensor, weight: Tensor, accumulatingInput: Bool = true) throws {
         let (rows, inFeatures, outFeatures) = try dimensions(x, weight, nil)
         if let dx {
             try requireWritable(dx, "linear backward")
             try require(dx.shape == x.shape, "linear backward: input gradient \(dx.shape) should match input \(x.shape)")
             GEMM.multiply(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
                           a: dy, lda: gradientStride, b: weight.pointer, ldb: inFeatures,
-                          beta: 1, c: dx.pointer, ldc: inFeatures, constantB: weight)
+                          beta: accumulatingInput ? 1 : 0, c: dx.pointer, ldc: inFeatures, constantB: weight)
         }
         if let dW {
             try require(dW.shape == weight.shape, "linear backward: weight gradient \(dW.shape) should match weight \(weight.shape)")

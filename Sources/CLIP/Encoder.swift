@@ -125,20 +125,19 @@ public final class EncoderLayer: @unchecked Sendable {
                   scratch: LayerScratch, gradients g: LayerGradients, needsInputGradient: Bool) throws {
         let c = shape.width, batch = input.shape[0], tokens = input.shape[1], queries = dm.shape[1]
         let normalized = try scratch.norm.leading(a.middle.shape), activated = try scratch.activated.leading(a.hidden.shape)
-        let dNormalized = try g.norm.leading(a.middle.shape), dActivated = try g.activated.leading(a.hidden.shape)
-        let dHidden = try g.hidden.leading(a.hidden.shape)
-        // Through fc2 and the activation to fc1's output. An fc2 adapter needs its input, act(hidden), again.
+        // Each gradient buffer's first contribution writes it (no zeroing pass); later ones add.
+        let dNormalized = try g.norm.leading(a.middle.shape), dHidden = try g.hidden.leading(a.hidden.shape)
+        // Through fc2 and the activation to fc1's output, in one buffer: dL/d act(hidden), then dL/d hidden.
+        // An fc2 adapter needs its input, act(hidden), again.
         if adapters[.fc2] != nil { try activate(a.hidden, into: activated) }
-        dActivated.zero()
-        try linearBackward(.fc2, outputGradient: dm.pointer, stride: c, input: activated, inputGradient: dActivated)
-        dHidden.zero()
+        try linearBackward(.fc2, outputGradient: dm.pointer, stride: c, input: activated, inputGradient: dHidden, accumulating: false)
         switch shape.activation {
-        case .quickGELU: try QuickGELU.backward(inputGradient: dHidden, outputGradient: dActivated, input: a.hidden)
-        case .gelu: try GELU.backward(inputGradient: dHidden, outputGradient: dActivated, input: a.hidden)
+        case .quickGELU: try QuickGELU.backward(inputGradient: dHidden, outputGradient: dHidden, input: a.hidden, accumulating: false)
+        case .gelu: try GELU.backward(inputGradient: dHidden, outputGradient: dHidden, input: a.hidden, accumulating: false)
         }
         if adapters[.fc1] != nil { try normalize2(a.middle, into: normalized, saved: a) }
-        dNormalized.zero()
-        try linearBackward(.fc1, outputGradient: dHidden.pointer, stride: shape.intermediate, input: normalized, inputGradient: dNormalized)
+        try linearBackward(.fc1, outputGradient: dHidden.pointer, stride: shape.intermediate, input: normalized, inputGradient: dNormalized,
+                           accumulating: false)
         // `dm` already holds the residual path's dL/dm; LN₂ adds the MLP path.
         try LayerNorm.backward(inputGradient: dm, weightGradient: nil, biasGradient: nil, outputGradient: dNormalized,
                                input: a.middle, weight: norm2Weight, mean: a.mean2, reciprocalStd: a.rstd2)
@@ -147,16 +146,18 @@ public final class EncoderLayer: @unchecked Sendable {
         let attentionNeeded = needsInputGradient || qkvAdapted
         guard attentionNeeded || adapters[.output] != nil else { return }
         let dAttention = try g.attention.leading([batch, queries, c])
-        dAttention.zero()
         // Without an out_proj adapter only dx = dy·W is needed, which reads no input: the scratch stands in for its shape.
         try linearBackward(.output, outputGradient: dm.pointer, stride: c, input: try a.attention ?? scratch.attention.leading(dAttention.shape),
-                           inputGradient: attentionNeeded ? dAttention : nil)
+                           inputGradient: attentionNeeded ? dAttention : nil, accumulating: false)
         guard attentionNeeded else { return }
-        g.qkv.zero()
         try Attention.backward(qkvGradient: g.qkv, outputGradient: dAttention, probabilities: a.probabilities, qkv: a.qkv,
-                               heads: shape.heads, scratch: g.scores)
-        if needsInputGradient { g.norm.zero() }
+                               heads: shape.heads, scratch: g.scores, accumulating: false)
         if qkvAdapted { try normalize1(input, into: scratch.norm, saved: a) }
+        // dL/d LN₁(input) from k and v (k writes, v adds), then q.
+        for (column, target) in [(1, LoRATarget.key), (2, .value)] {
+            try linearBackward(target, outputGradient: g.qkv.pointer + column * c, stride: 3 * c, input: scratch.norm,
+                               inputGradient: needsInputGradient ? g.norm : nil, accumulating: target == .value)
+        }
         if queries == tokens {
             try linearBackward(.query, outputGradient: g.qkv.pointer, stride: 3 * c, input: scratch.norm,
                                inputGradient: needsInputGradient ? g.norm : nil)
@@ -166,14 +167,9 @@ public final class EncoderLayer: @unchecked Sendable {
             let normalizedQueries = try scratch.leadingTokens.leading(dQuery.shape)
             copyLeadingTokens(queries, from: TokenRows(g.qkv, columns: 0..<c), to: TokenRows(dQuery))
             if adapters[.query] != nil { copyLeadingTokens(queries, from: TokenRows(scratch.norm), to: TokenRows(normalizedQueries)) }
-            dNormalizedQueries.zero()
             try linearBackward(.query, outputGradient: dQuery.pointer, stride: c, input: normalizedQueries,
-                               inputGradient: needsInputGradient ? dNormalizedQueries : nil)
+                               inputGradient: needsInputGradient ? dNormalizedQueries : nil, accumulating: false)
             if needsInputGradient { copyLeadingTokens(queries, from: TokenRows(dNormalizedQueries), to: TokenRows(g.norm), adding: true) }
-        }
-        for (column, target) in [(1, LoRATarget.key), (2, .value)] {
-            try linearBackward(target, outputGradient: g.qkv.pointer + column * c, stride: 3 * c, input: scratch.norm,
-                               inputGradient: needsInputGradient ? g.norm : nil)
         }
         if needsInputGradient {
             // dL/d input = the residual path (dm, on the query tokens) + the LN₁ path (every token).
@@ -186,13 +182,14 @@ public final class EncoderLayer: @unchecked Sendable {
         }
     }
 
-    /// dx += dy·W for the frozen weight (never dW or db), plus the adapter's dA, dB and its share of dx.
+    /// dx += dy·W for the frozen weight (never dW or db; dx = dy·W when not `accumulating`), plus the adapter's
+    /// dA, dB and its share of dx.
     private func linearBackward(_ target: LoRATarget, outputGradient dy: UnsafePointer<Float>, stride: Int, input: Tensor,
-                                inputGradient dx: Tensor?) throws {
+                                inputGradient dx: Tensor?, accumulating: Bool = true) throws {
         let frozen = projections[target]!
         if let dx {
             try Linear.backward(inputGradient: dx, weightGradient: nil, biasGradient: nil, outputGradient: dy,
-                                gradientStride: stride, input: input, weight: frozen.weight)
+                                gradientStride: stride, input: input, weight: frozen.weight, accumulatingInput: accumulating)
         }
         try adapters[target]?.backward(outputGradient: dy, gradientStride: stride, input: input, inputGradient: dx)
     }
@@ -263,21 +260,21 @@ final class LayerScratch {
 
 /// Gradient scratch shared by all layers of a tower during backward (layers are visited one at a time).
 final class LayerGradients {
-    let norm: Tensor, qkv: Tensor, attention: Tensor, hidden: Tensor, activated: Tensor, scores: Tensor
+    let norm: Tensor, qkv: Tensor, attention: Tensor, hidden: Tensor, scores: Tensor
     let leadingTokens: Tensor, queryProjection: Tensor
 
     init(shape: EncoderShape, batch: Int, tokens: Int, queries: Int) {
         let c = shape.width, gathered = queries < tokens ? batch * queries : 0
         norm = Tensor(zeros: [batch, tokens, c]); qkv = Tensor(zeros: [batch, tokens, 3 * c])
         attention = Tensor(zeros: [batch, tokens, c])
-        hidden = Tensor(zeros: [batch, tokens, shape.intermediate]); activated = Tensor(zeros: [batch, tokens, shape.intermediate])
+        hidden = Tensor(zeros: [batch, tokens, shape.intermediate])
         scores = Tensor(zeros: [BLASThreads.count * tokens * tokens])  // one T×T block per attention worker
         leadingTokens = Tensor(zeros: [gathered, c]); queryProjection = Tensor(zeros: [gathered, c])
     }
 
     private init(_ full: LayerGradients, batch: Int) throws {
         norm = try full.norm.rows(0..<batch); qkv = try full.qkv.rows(0..<batch); attention = try full.attention.rows(0..<batch)
-        hidden = try full.hidden.rows(0..<batch); activated = try full.activated.rows(0..<batch); scores = full.scores
+        hidden = try full.hidden.rows(0..<batch); scores = full.scores
         leadingTokens = full.leadingTokens; queryProjection = full.queryProjection
     }
 

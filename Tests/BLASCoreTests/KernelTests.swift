@@ -243,6 +243,41 @@ final class KernelTests: XCTestCase {
         } } }
     }
 
+    /// Backward kernels that write their input gradient (`accumulating: false`) give what accumulating into zeros
+    /// gives, whatever the buffer held; the activations also in place (dx and dy one buffer).
+    func testWritingBackwardsEqualAccumulatingIntoZeros() throws {
+        let garbage: Float = 12345
+        // Linear: dx = dy·W.
+        let x = randomTensor([6, 5], seed: 70), weight = randomTensor([4, 5], seed: 71), dy = randomTensor([6, 4], seed: 72)
+        let accumulated = Tensor(zeros: x.shape), written = try Tensor(shape: x.shape, values: Array(repeating: garbage, count: x.count))
+        try Linear.backward(inputGradient: accumulated, weightGradient: nil, biasGradient: nil, outputGradient: dy, input: x, weight: weight)
+        try Linear.backward(inputGradient: written, weightGradient: nil, biasGradient: nil, outputGradient: dy.pointer,
+                            gradientStride: 4, input: x, weight: weight, accumulatingInput: false)
+        XCTAssertEqual(written.values, accumulated.values)
+        // Activations, in place.
+        let input = randomTensor([3, 37], seed: 73), outputGradient = randomTensor([3, 37], seed: 74)
+        for gelu in [false, true] {
+            let reference = Tensor(zeros: input.shape), inPlace = outputGradient.clone()
+            if gelu {
+                try GELU.backward(inputGradient: reference, outputGradient: outputGradient, input: input)
+                try GELU.backward(inputGradient: inPlace, outputGradient: inPlace, input: input, accumulating: false)
+            } else {
+                try QuickGELU.backward(inputGradient: reference, outputGradient: outputGradient, input: input)
+                try QuickGELU.backward(inputGradient: inPlace, outputGradient: inPlace, input: input, accumulating: false)
+            }
+            XCTAssertEqual(inPlace.values, reference.values, gelu ? "GELU" : "quick GELU")
+        }
+        // Attention: dq, dk, dv written (all tokens query here).
+        let qkv = randomTensor([2, 5, 24], seed: 75), dOut = randomTensor([2, 5, 8], seed: 76)
+        let out = Tensor(zeros: [2, 5, 8]), probabilities = Tensor(zeros: [2, 2, 5, 5])
+        try Attention.forward(output: out, probabilities: probabilities, qkv: qkv, heads: 2, causal: false)
+        let dqkv = Tensor(zeros: qkv.shape), dqkvWritten = try Tensor(shape: qkv.shape, values: Array(repeating: garbage, count: qkv.count))
+        try Attention.backward(qkvGradient: dqkv, outputGradient: dOut, probabilities: probabilities, qkv: qkv, heads: 2, scratch: Tensor(zeros: [50]))
+        try Attention.backward(qkvGradient: dqkvWritten, outputGradient: dOut, probabilities: probabilities, qkv: qkv, heads: 2,
+                               scratch: Tensor(zeros: [50]), accumulating: false)
+        XCTAssertEqual(dqkvWritten.values, dqkv.values)
+    }
+
     /// Heads spread over workers compute exactly what one thread computes.
     func testAttentionIsIdenticalForAnyWorkerCount() throws {
         let qkv = randomTensor([3, 7, 3 * 8], seed: 52), dOut = randomTensor([3, 7, 8], seed: 53)
