@@ -2,8 +2,9 @@ import CBLAS
 import Foundation
 import Synchronization
 
-/// The threads that run clipcv's own parallel kernels (bf16 row blocks, attention heads): in every region, part 0
-/// runs on the caller and part i on helper thread i, each parked on a condition variable in between.
+/// The threads that run clipcv's own parallel kernels (bf16 row blocks, attention heads, elementwise kernels, the
+/// parts of skinny LoRA products): in every region, part 0 runs on the caller and part i on helper thread i, each
+/// parked on a condition variable in between.
 ///
 /// Dispatch's `concurrentPerform`, used before, decides by itself how many threads join; next to OpenBLAS's
 /// threads, which spin after every product, it often ran both parts on the caller: bf16 products then ran at half
