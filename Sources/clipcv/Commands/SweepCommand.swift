@@ -20,7 +20,7 @@ private let sweepOptions: [Option] = [
     .value("out", "RUNDIR", help: "run directory (written by rank 0 only)"),
     .flag("resume", help: "continue the run in RUNDIR: finished jobs are kept, failed ones rerun"),
     .flag("verbose", help: "per-epoch lines from every job"),
-    .value("threads-per-rank", "T", help: "BLAS threads per rank (default: the node's cores divided among its ranks)"),
+    .value("threads-per-rank", "T", help: "compute threads per rank (default: the node's cores divided among its ranks), bound one per core (CLIPCV_BIND_THREADS=0: unbound)"),
 ]
 
 /// The sweep's own flags and the fine-tuning flags, as one command for parsing settings from flags or a config file.
