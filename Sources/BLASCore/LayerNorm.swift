@@ -6,7 +6,7 @@ public enum LayerNorm {
                                input x: Tensor, weight: Tensor, bias: Tensor, epsilon: Float) throws {
         let (rows, channels) = try check(y, mean, rstd, x, weight, bias, "layerNorm")
         let w = weight.pointer, b = bias.pointer
-        forEachRow(rows, channels) { rowRange in for row in rowRange {
+        WorkerTeam.shared.splitRows(rows, width: channels) { rowRange in for row in rowRange {
             let xr = x.pointer + row * channels, yr = y.pointer + row * channels
             let mu = vectorSum(xr, channels) / Float(channels)
             var sq = FloatVector(), i = 0
@@ -38,7 +38,7 @@ public enum LayerNorm {
         if let dBias { try require(dBias.count == channels, "layerNorm backward: bias gradient \(dBias.shape) should be [\(channels)]") }
         let w = weight.pointer
         if dWeight == nil && dBias == nil {
-            forEachRow(rows, channels) { for row in $0 { rowBackward(row) } }
+            WorkerTeam.shared.splitRows(rows, width: channels) { for row in $0 { rowBackward(row) } }
         } else {
             for row in 0..<rows { rowBackward(row) }  // the parameter gradients sum over rows: one thread keeps the order
         }
@@ -80,11 +80,6 @@ public enum LayerNorm {
                 }
             }
         }
-    }
-
-    /// Rows `0..<rows` of `channels` floats, split over the worker team (each row is computed the same either way).
-    private static func forEachRow(_ rows: Int, _ channels: Int, _ body: (Range<Int>) -> Void) {
-        WorkerTeam.shared.split(rows, grain: Swift.max(1, WorkerTeam.elementGrain / Swift.max(channels, 1)), body)
     }
 
     private static func check(_ y: Tensor, _ mean: Tensor, _ rstd: Tensor, _ x: Tensor, _ weight: Tensor, _ bias: Tensor,

@@ -7,7 +7,7 @@ public enum Linear {
         let (rows, inFeatures, outFeatures) = try dimensions(x, weight, bias)
         try require(outputStride >= outFeatures, "linear: output stride \(outputStride) < out features \(outFeatures)")
         if let bias {
-            WorkerTeam.shared.split(rows, grain: Swift.max(1, WorkerTeam.elementGrain / outFeatures)) { range in
+            WorkerTeam.shared.splitRows(rows, width: outFeatures) { range in
                 for row in range { (y + row * outputStride).update(from: bias.pointer, count: outFeatures) }
             }
         }

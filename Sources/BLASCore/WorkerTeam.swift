@@ -107,4 +107,10 @@ extension WorkerTeam {
             body(Swift.min(count, chunks * part / parts * alignment)..<Swift.min(count, chunks * (part + 1) / parts * alignment))
         }
     }
+
+    /// `body(rows)` over `0..<rows` rows of `width` floats each, cut like `split` with the element grain in floats
+    /// (each row is computed the same whichever thread takes it).
+    public func splitRows(_ rows: Int, width: Int, _ body: (Range<Int>) -> Void) {
+        split(rows, grain: Swift.max(1, WorkerTeam.elementGrain / Swift.max(width, 1)), body)
+    }
 }
